@@ -1,0 +1,45 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"runtime"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at link time: -X github.com/skiff-dev/skiff/internal/cli.version=v1.2.3
+var version = "dev"
+
+// commit is set at link time to the git commit the binary was built from.
+var commit = ""
+
+func newVersionCmd(g *globalOptions) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "version",
+		Short: "Print the version of skiff",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			info := struct {
+				Version   string `json:"version"`
+				Commit    string `json:"commit,omitempty"`
+				GoVersion string `json:"goVersion"`
+				Platform  string `json:"platform"`
+			}{version, commit, runtime.Version(), runtime.GOOS + "/" + runtime.GOARCH}
+			switch output {
+			case "", "text":
+				fmt.Fprintln(g.streams.Out, info.Version)
+			case "json":
+				enc := json.NewEncoder(g.streams.Out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(info)
+			default:
+				return usageError("--output: unknown format %q (use text or json)", output)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
