@@ -165,3 +165,16 @@ func mappingDelete(n *yaml.Node, key string) bool {
 	}
 	return false
 }
+
+// mappingKey returns the key node of key in mapping n.
+func mappingKey(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i]
+		}
+	}
+	return nil
+}

@@ -87,15 +87,21 @@ func Load(opts LoadOptions) (*Project, error) {
 			return nil, fmt.Errorf("no skiff.yaml or skaffold.yaml in %s; run skiff in the project directory or pass -f FILE", wd)
 		}
 	}
-	l := &loader{opts: opts, wd: wd, found: map[string]bool{}, loaded: map[string]*Config{}, deps: map[*Config][]*Config{}}
+	opts.Profiles = splitProfiles(opts.Profiles)
+	l := &loader{opts: opts, wd: wd, found: map[string]bool{}, loaded: map[string]*Config{}, loadedWith: map[string]string{}, deps: map[*Config][]*Config{}}
 	l.vars = opts.Activation.Env
-	if _, err := l.loadFile(file, true, nil, nil); err != nil {
+	if _, err := l.loadFile(file, true, nil, nil, nil); err != nil {
 		return nil, err
 	}
 	for _, p := range opts.Profiles {
 		name := strings.TrimPrefix(p, "-")
 		if !l.found[name] {
-			return nil, fmt.Errorf("profile %q is not defined in %s or the configs it requires%s", name, file, l.available())
+			e := Error{File: file, Line: 1, Path: "profiles"}
+			if l.rootProfiles != nil {
+				e = *l.rootProfiles
+			}
+			e.Msg = fmt.Sprintf("profile %q (from -p) is not defined in %s or the configs it requires%s", name, file, l.available())
+			return nil, &e
 		}
 	}
 	configs := l.out
@@ -116,18 +122,25 @@ func Load(opts LoadOptions) (*Project, error) {
 }
 
 type loader struct {
-	opts     LoadOptions
-	wd       string
-	vars     map[string]string
-	found    map[string]bool // profile names defined anywhere
-	stack    []string        // files being loaded, for cycle detection
-	loaded   map[string]*Config
-	deps     map[*Config][]*Config
-	out      []*Config
-	skiff    *Config
-	applied  []AppliedProfile
-	warnings []string
-	allNames []string
+	opts  LoadOptions
+	wd    string
+	vars  map[string]string
+	found map[string]bool // profile names defined anywhere
+	stack []string        // files being loaded, for cycle detection
+	// stackNames are the files of stack as they were named.
+	stackNames []string
+	// rootProfiles is where the root file's profiles are, for errors about
+	// -p names.
+	rootProfiles *Error
+	loaded       map[string]*Config
+	// loadedWith records the activeProfiles each config was loaded with.
+	loadedWith map[string]string
+	deps       map[*Config][]*Config
+	out        []*Config
+	skiff      *Config
+	applied    []AppliedProfile
+	warnings   []string
+	allNames   []string
 }
 
 func (l *loader) available() string {
@@ -139,7 +152,17 @@ func (l *loader) available() string {
 
 // loadFile loads the documents of file (filtered by names) with the given
 // extra profiles, appending them and their requirements to l.out.
-func (l *loader) loadFile(file string, root bool, names []string, depProfiles []string) ([]*Config, error) {
+// ref is where the file was named (a requires entry), for errors; nil for
+// the root file.
+func (l *loader) loadFile(file string, root bool, names []string, depProfiles []string, ref *Error) ([]*Config, error) {
+	refErr := func(msg string) error {
+		if ref == nil {
+			return fmt.Errorf("%s", msg)
+		}
+		e := *ref
+		e.Msg = msg
+		return &e
+	}
 	abs := file
 	if !filepath.IsAbs(abs) {
 		abs = filepath.Join(l.wd, file)
@@ -148,16 +171,20 @@ func (l *loader) loadFile(file string, root bool, names []string, depProfiles []
 		abs = filepath.Join(abs, "skaffold.yaml")
 		file = filepath.Join(file, "skaffold.yaml")
 	}
-	if slices.Contains(l.stack, abs) {
-		return nil, fmt.Errorf("%s: requires forms a cycle: %s", file, strings.Join(append(l.stack, abs), " → "))
+	if i := slices.Index(l.stack, abs); i >= 0 {
+		return nil, refErr(fmt.Sprintf("requires forms a cycle: %s → %s", strings.Join(l.stackNames[i:], " → "), file))
 	}
 	l.stack = append(l.stack, abs)
-	defer func() { l.stack = l.stack[:len(l.stack)-1] }()
+	l.stackNames = append(l.stackNames, file)
+	defer func() {
+		l.stack = l.stack[:len(l.stack)-1]
+		l.stackNames = l.stackNames[:len(l.stackNames)-1]
+	}()
 
-	data, err := os.ReadFile(abs)
+	data, err := readConfigFile(abs)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("configuration file %s does not exist", file)
+			return nil, refErr(fmt.Sprintf("configuration file %s does not exist", file))
 		}
 		return nil, fmt.Errorf("reading configuration: %w", err)
 	}
@@ -178,8 +205,11 @@ func (l *loader) loadFile(file string, root bool, names []string, depProfiles []
 		}
 		matched[name] = true
 		src := Source{File: file, Index: i, Dir: dir, Root: root}
-		key := abs + "#" + strconv.Itoa(i) + "|" + strings.Join(depProfiles, ",")
+		key := abs + "#" + strconv.Itoa(i)
 		if c, ok := l.loaded[key]; ok {
+			if prev := l.loadedWith[key]; prev != strings.Join(depProfiles, ",") {
+				return nil, &Error{File: file, Line: doc.Line, Column: doc.Column, Msg: fmt.Sprintf("config is required twice with different activeProfiles (%q and %q); require it once", prev, strings.Join(depProfiles, ","))}
+			}
 			result = append(result, c)
 			continue
 		}
@@ -191,11 +221,12 @@ func (l *loader) loadFile(file string, root bool, names []string, depProfiles []
 			continue // a skiff/v1 document that points at a Skaffold file
 		}
 		l.loaded[key] = c
+		l.loadedWith[key] = strings.Join(depProfiles, ",")
 		result = append(result, c)
 	}
 	for _, n := range names {
 		if !matched[n] {
-			return nil, fmt.Errorf("%s: no config named %q (requires.configs)", file, n)
+			return nil, refErr(fmt.Sprintf("%s has no config named %q", file, n))
 		}
 	}
 	if len(docs) == 0 {
@@ -261,6 +292,12 @@ func (l *loader) loadDocument(doc *yaml.Node, src Source, depProfiles []string) 
 	if isSkiff && !src.Root {
 		return nil, &Error{File: src.File, Line: doc.Line, Column: doc.Column, Msg: "skiff/v1 documents are only read from the root configuration; require a skaffold/* file instead"}
 	}
+	if src.Root && l.rootProfiles == nil {
+		l.rootProfiles = &Error{File: src.File, Line: doc.Line, Column: doc.Column}
+		if k := mappingKey(doc, "profiles"); k != nil {
+			l.rootProfiles = &Error{File: src.File, Line: k.Line, Column: k.Column, Path: "profiles"}
+		}
+	}
 	ck := &checker{file: src.File, skiff: isSkiff, warnings: &l.warnings}
 	if err := ck.check(doc, reflect.TypeOf(Config{}), ""); err != nil {
 		return nil, err
@@ -310,7 +347,8 @@ func (l *loader) loadDocument(doc *yaml.Node, src Source, depProfiles []string) 
 		if err != nil {
 			return nil, configErrorAt(c, fmt.Sprintf("requires[%d]", i), err.Error())
 		}
-		got, err := l.loadFile(joinDir(src.Dir, dep.Path), false, dep.Names, active)
+		ref := configErrorAt(c, fmt.Sprintf("requires[%d].path", i), "").(*Error)
+		got, err := l.loadFile(joinDir(src.Dir, dep.Path), false, dep.Names, active, ref)
 		if err != nil {
 			return nil, err
 		}
@@ -346,7 +384,8 @@ func (l *loader) loadSkaffoldRef(doc, ref *yaml.Node, src Source) error {
 	c.Source = src
 	c.node = doc
 	l.skiff = c
-	if _, err := l.loadFile(c.Skaffold, true, nil, nil); err != nil {
+	pos := configErrorAt(c, "skaffold", "").(*Error)
+	if _, err := l.loadFile(c.Skaffold, true, nil, nil, pos); err != nil {
 		return err
 	}
 	return nil
@@ -404,6 +443,11 @@ func (l *loader) applyProfiles(doc *yaml.Node, pre Config, src Source, module st
 			return nil, &Error{File: src.File, Line: doc.Line, Msg: fmt.Sprintf("profile %q (activated through requires.activeProfiles) is not defined here", p)}
 		}
 		named = append(named, p)
+	}
+	for i, p := range pre.Profiles {
+		if _, err := autoActivated(p, l.opts.Activation); err != nil {
+			return nil, configErrorAtNode(src.File, doc, fmt.Sprintf("profiles[%d].activation", i), err.Error())
+		}
 	}
 	activated, err := activatedProfiles(pre.Profiles, named, l.opts.Activation)
 	if err != nil {
@@ -493,4 +537,36 @@ func Environ() map[string]string {
 		}
 	}
 	return vars
+}
+
+// splitProfiles accepts repeated and comma-separated -p values.
+func splitProfiles(in []string) []string {
+	var out []string
+	for _, v := range in {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// maxConfigSize bounds what is read as a configuration file.
+const maxConfigSize = 8 << 20
+
+// readConfigFile reads a regular file of reasonable size; a device, a FIFO or
+// a huge file is refused instead of hanging or exhausting memory.
+func readConfigFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	if fi.Size() > maxConfigSize {
+		return nil, fmt.Errorf("%s is %d bytes; configuration files are limited to %d", path, fi.Size(), maxConfigSize)
+	}
+	return os.ReadFile(path)
 }
