@@ -1,0 +1,70 @@
+package env
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/skiff-dev/skiff/internal/config"
+)
+
+// ErrApprovalRequired is returned when a protected environment needs an
+// approval that was not given; the CLI may ask on a terminal and retry.
+var ErrApprovalRequired = errors.New("approval required")
+
+// CheckDeploy decides whether ref may be deployed to e. A protected
+// environment takes only tags matching requireTag (a glob such as "v*", or a
+// semver range such as ">=1.0.0 <2" or "^1.2"), and with approval: required
+// only when approved is true.
+func CheckDeploy(e config.Environment, ref Ref, approved bool) error {
+	if !e.Protected {
+		if e.Approval == "required" && !approved {
+			return fmt.Errorf("environment %s: %w; pass --approve", e.Name, ErrApprovalRequired)
+		}
+		return nil
+	}
+	if !ref.Tag {
+		what := "no ref"
+		if ref.Name != "" {
+			what = fmt.Sprintf("ref %q, which is not a tag", ref.Name)
+		}
+		return fmt.Errorf("environment %s is protected: it is deployed only from tags, and this is %s; deploy a tag (--ref vX.Y.Z or CI_COMMIT_TAG)", e.Name, what)
+	}
+	if e.RequireTag != "" {
+		ok, err := TagMatches(e.RequireTag, ref.Name)
+		if err != nil {
+			return fmt.Errorf("environment %s: requireTag: %w", e.Name, err)
+		}
+		if !ok {
+			return fmt.Errorf("environment %s is protected: tag %q does not match requireTag %q", e.Name, ref.Name, e.RequireTag)
+		}
+	}
+	if e.Approval == "required" && !approved {
+		return fmt.Errorf("environment %s is protected: %w for tag %s; pass --approve", e.Name, ErrApprovalRequired, ref.Name)
+	}
+	return nil
+}
+
+// TagMatches matches a tag against a glob or a semver range. A pattern with
+// any of "<>=^~", a space, a comma or "||" is a semver range; a tag with a
+// leading "v" is compared as the version after it.
+func TagMatches(pattern, tag string) (bool, error) {
+	if strings.ContainsAny(pattern, "<>=^~ ,") || strings.Contains(pattern, "||") {
+		c, err := semver.NewConstraint(pattern)
+		if err != nil {
+			return false, fmt.Errorf("%q is not a semver range: %v", pattern, err)
+		}
+		v, err := semver.NewVersion(strings.TrimPrefix(tag, "v"))
+		if err != nil {
+			return false, nil // not a version: cannot be in the range
+		}
+		return c.Check(v), nil
+	}
+	ok, err := path.Match(pattern, tag)
+	if err != nil {
+		return false, fmt.Errorf("%q is not a valid glob: %v", pattern, err)
+	}
+	return ok, nil
+}
