@@ -106,9 +106,9 @@ func DefaultNamespaceTemplate(dynamic bool) string {
 	return "{{.App}}-{{.Name}}"
 }
 
-// Namespace expands the environment's namespace template and makes the
+// NamespaceName expands the environment's namespace template and makes the
 // result a valid, collision-free DNS label.
-func Namespace(tmpl string, dynamic bool, data TemplateData) (string, error) {
+func NamespaceName(tmpl string, dynamic bool, data TemplateData) (string, error) {
 	if tmpl == "" {
 		tmpl = DefaultNamespaceTemplate(dynamic)
 	}

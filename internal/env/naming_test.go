@@ -49,7 +49,7 @@ func TestNamespaceDistinctRefs(t *testing.T) {
 	}
 	seen := map[string]string{}
 	for _, ref := range refs {
-		ns, err := Namespace("{{.App}}-{{.RefSlug}}", true, TemplateData{App: "myapp", Name: "review", Ref: ref})
+		ns, err := NamespaceName("{{.App}}-{{.RefSlug}}", true, TemplateData{App: "myapp", Name: "review", Ref: ref})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,7 +57,7 @@ func TestNamespaceDistinctRefs(t *testing.T) {
 			t.Errorf("refs %q and %q both give namespace %q", prev, ref, ns)
 		}
 		seen[ns] = ref
-		again, _ := Namespace("{{.App}}-{{.RefSlug}}", true, TemplateData{App: "myapp", Name: "review", Ref: ref})
+		again, _ := NamespaceName("{{.App}}-{{.RefSlug}}", true, TemplateData{App: "myapp", Name: "review", Ref: ref})
 		if again != ns {
 			t.Errorf("ref %q: namespace %q then %q; a re-push must reuse its namespace", ref, ns, again)
 		}
@@ -67,26 +67,26 @@ func TestNamespaceDistinctRefs(t *testing.T) {
 func TestNamespaceSlugTemplatesUseRefNotSlugForHash(t *testing.T) {
 	// {{.RefSlug}} alone makes "feature/login" and "feature-login" equal text;
 	// templates that use {{.Ref}} are hashed on the raw ref and stay distinct.
-	a, _ := Namespace("{{.App}}-{{.Ref}}", true, TemplateData{App: "app", Ref: "feature/login"})
-	b, _ := Namespace("{{.App}}-{{.Ref}}", true, TemplateData{App: "app", Ref: "feature-login"})
+	a, _ := NamespaceName("{{.App}}-{{.Ref}}", true, TemplateData{App: "app", Ref: "feature/login"})
+	b, _ := NamespaceName("{{.App}}-{{.Ref}}", true, TemplateData{App: "app", Ref: "feature-login"})
 	if a == b {
 		t.Errorf("distinct refs gave the same namespace %q", a)
 	}
 }
 
 func TestNamespaceDefaultsAndErrors(t *testing.T) {
-	got, err := Namespace("", false, TemplateData{App: "shop", Name: "staging"})
+	got, err := NamespaceName("", false, TemplateData{App: "shop", Name: "staging"})
 	if err != nil || got != "shop-staging" {
 		t.Errorf("default static namespace = %q, %v", got, err)
 	}
-	got, err = Namespace("", true, TemplateData{App: "shop", Name: "review", Ref: "feature-x"})
+	got, err = NamespaceName("", true, TemplateData{App: "shop", Name: "review", Ref: "feature-x"})
 	if err != nil || got != "shop-review-feature-x" {
 		t.Errorf("default dynamic namespace = %q, %v", got, err)
 	}
-	if _, err := Namespace("{{.Nope}}", true, TemplateData{}); err == nil {
+	if _, err := NamespaceName("{{.Nope}}", true, TemplateData{}); err == nil {
 		t.Error("unknown template field must be an error")
 	}
-	if _, err := Namespace("{{.MergeRequest}}", true, TemplateData{}); err == nil {
+	if _, err := NamespaceName("{{.MergeRequest}}", true, TemplateData{}); err == nil {
 		t.Error("an empty namespace must be an error")
 	}
 }

@@ -2,6 +2,7 @@ package env
 
 import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // PolicyName names the admission policy and its binding.
@@ -67,4 +68,12 @@ func ImmutabilityPolicy() []*unstructured.Unstructured {
 		},
 	}}
 	return []*unstructured.Unstructured{policy, binding}
+}
+
+func policyGVR(kind string) schema.GroupVersionResource {
+	resource := "validatingadmissionpolicies"
+	if kind == "ValidatingAdmissionPolicyBinding" {
+		resource = "validatingadmissionpolicybindings"
+	}
+	return schema.GroupVersionResource{Group: "admissionregistration.k8s.io", Version: "v1", Resource: resource}
 }
