@@ -180,6 +180,12 @@ func parseDocument(body []byte, file string, firstLine int) ([]Object, error) {
 			if !ok {
 				return fmt.Errorf("%s: list item is not an object", where)
 			}
+			if iu.GetAPIVersion() == "" || iu.GetKind() == "" {
+				return fmt.Errorf("%s: list item %d has no apiVersion or kind; every item needs both", where, len(out))
+			}
+			if iu.GetName() == "" && iu.GetGenerateName() == "" {
+				return fmt.Errorf("%s: list item %d (%s) has no metadata.name", where, len(out), iu.GetKind())
+			}
 			out = append(out, Object{Unstructured: iu, Origin: Origin{File: file, Line: line}})
 			return nil
 		})

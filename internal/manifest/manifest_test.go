@@ -56,6 +56,7 @@ func TestParseErrors(t *testing.T) {
 		{"scalar", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\njust a string\n", "f.yaml:5: a manifest document must be a mapping"},
 		{"no kind", "apiVersion: v1\nmetadata:\n  name: x\n", "f.yaml:1: object has no apiVersion or kind"},
 		{"no name", "apiVersion: v1\nkind: ConfigMap\n", "f.yaml:1: ConfigMap has no metadata.name"},
+		{"list item without name", "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metdata: {name: p}\n", "f.yaml:1: list item 0 (Pod) has no metadata.name"},
 		{"tab indent", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: x\n", "f.yaml:4: malformed YAML"},
 	}
 	for _, tt := range tests {
