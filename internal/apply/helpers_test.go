@@ -1,0 +1,201 @@
+package apply_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/skiff-dev/skiff/internal/apply"
+	"github.com/skiff-dev/skiff/internal/manifest"
+	"github.com/skiff-dev/skiff/internal/testenv"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+)
+
+// cluster is one test's view of the sandbox.
+type cluster struct {
+	env *testenv.Env
+	cfg *rest.Config
+	ns  string
+}
+
+func newCluster(t *testing.T, prefix string) *cluster {
+	t.Helper()
+	env := testenv.Require(t)
+	cfg, err := env.RESTConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.QPS, cfg.Burst = 200, 400
+	return &cluster{env: env, cfg: cfg, ns: env.Namespace(t, prefix)}
+}
+
+func (c *cluster) applier(t *testing.T) *apply.Applier {
+	t.Helper()
+	a, err := apply.New(c.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// options are fast defaults for tests: a short deadline that a healthy
+// kwok rollout never comes near.
+func (c *cluster) options(app string) apply.Options {
+	o := apply.DefaultOptions()
+	o.App, o.Namespace = app, c.ns
+	o.StatusCheckDeadline = 2 * time.Minute
+	return o
+}
+
+// parse reads YAML with {{ns}} replaced by the test namespace.
+func (c *cluster) parse(t *testing.T, y string) []manifest.Object {
+	t.Helper()
+	objs, err := manifest.Parse([]byte(strings.ReplaceAll(y, "{{ns}}", c.ns)), t.Name()+".yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+// events collects the events of an apply, for assertions.
+type events struct {
+	mu   sync.Mutex
+	list []apply.Event
+}
+
+func (e *events) add(ev apply.Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.list = append(e.list, ev)
+}
+
+func actions(changes []apply.Change) map[string]apply.Action {
+	out := map[string]apply.Action{}
+	for _, c := range changes {
+		out[c.Object.String()] = c.Action
+	}
+	return out
+}
+
+// deployment is a Deployment with pod template annotations, for kwok stages.
+func deployment(name, image string, replicas int, podAnnotations map[string]string) string {
+	var ann strings.Builder
+	for k, v := range podAnnotations {
+		fmt.Fprintf(&ann, "        %s: %q\n", k, v)
+	}
+	annotations := ""
+	if ann.Len() > 0 {
+		annotations = "      annotations:\n" + ann.String()
+	}
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: %[1]s
+spec:
+  replicas: %[3]d
+  selector: {matchLabels: {app: %[1]s}}
+  template:
+    metadata:
+      labels: {app: %[1]s}
+%[4]s    spec:
+      containers:
+      - name: app
+        image: %[2]s
+`, name, image, replicas, annotations)
+}
+
+// waitingStage makes kwok put the containers of the test namespace's pods
+// annotated skiff.dev/test-waiting into the waiting state the annotation
+// names (CrashLoopBackOff, ImagePullBackOff, ContainerCreating, …), phase
+// Running and not ready, instead of making them ready. Its weight beats the
+// default pod-ready stage.
+func (c *cluster) waitingStage(t *testing.T) {
+	t.Helper()
+	c.env.KwokStage(t, []byte(fmt.Sprintf(`
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: skiff-test-waiting-%[1]s
+spec:
+  resourceRef: {apiGroup: v1, kind: Pod}
+  selector:
+    matchExpressions:
+    - {key: '.metadata.namespace', operator: In, values: ['%[1]s']}
+    - {key: '.metadata.annotations["skiff.dev/test-waiting"]', operator: Exists}
+    - {key: '.metadata.deletionTimestamp', operator: DoesNotExist}
+    - {key: '.status.phase', operator: In, values: ['Pending']}
+  weight: 10000
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      {{ $reason := index .metadata.annotations "skiff.dev/test-waiting" }}
+      conditions:
+      - {type: Initialized, status: "True", lastTransitionTime: {{ $now | Quote }}}
+      - {type: PodScheduled, status: "True", lastTransitionTime: {{ $now | Quote }}}
+      - {type: Ready, status: "False", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }}}
+      - {type: ContainersReady, status: "False", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }}}
+      containerStatuses:
+      {{ range .spec.containers }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        ready: false
+        restartCount: 3
+        started: false
+        state:
+          waiting:
+            reason: {{ $reason }}
+            message: "simulated by kwok: {{ $reason }}"
+      {{ end }}
+      phase: Running
+      startTime: {{ $now | Quote }}
+`, c.ns)))
+}
+
+func (c *cluster) listNames(t *testing.T, ctx context.Context, resource string) []string {
+	t.Helper()
+	cs := c.env.Clientset(t)
+	var names []string
+	switch resource {
+	case "replicasets":
+		l, err := cs.AppsV1().ReplicaSets(c.ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range l.Items {
+			names = append(names, o.Name)
+		}
+	case "configmaps":
+		l, err := cs.CoreV1().ConfigMaps(c.ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range l.Items {
+			if o.Name != "kube-root-ca.crt" {
+				names = append(names, o.Name)
+			}
+		}
+	default:
+		t.Fatalf("listNames: unsupported %s", resource)
+	}
+	return names
+}
+
+// cleanupNamespace deletes namespace at the end of the test, for namespaces
+// a test makes skiff create (or must not, if it fails).
+func (c *cluster) cleanupNamespace(t *testing.T, namespace string) {
+	cs := c.env.Clientset(t)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = cs.CoreV1().Namespaces().Delete(ctx, namespace, metav1.DeleteOptions{})
+	})
+}
+
+func (c *cluster) parseConfigMap(name string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: map[string]string{"k": "v"}}
+}
