@@ -199,3 +199,20 @@ func Protect(ctx context.Context, dyn dynamic.Interface) error {
 	}
 	return nil
 }
+
+// EnsureNamespace creates namespace name with labels when it does not exist.
+// It reports whether it created it.
+func EnsureNamespace(ctx context.Context, client kubernetes.Interface, name string, labels, annotations map[string]string) (bool, error) {
+	if _, ok, err := GetNamespace(ctx, client, name); err != nil || ok {
+		return false, err
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels, Annotations: annotations}}
+	_, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{FieldManager: "skiff"})
+	if apierrors.IsAlreadyExists(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("creating namespace %s: %w", name, err)
+	}
+	return true, nil
+}
