@@ -1,7 +1,362 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
 
-func newBuildCmd(*globalOptions) *cobra.Command {
-	return notImplemented("build", "Build the configured artifacts into images without a Docker daemon")
+	"github.com/spf13/cobra"
+
+	"github.com/skiff-dev/skiff/internal/artifact"
+	"github.com/skiff-dev/skiff/internal/build"
+	"github.com/skiff-dev/skiff/internal/build/dockerbuild"
+	"github.com/skiff-dev/skiff/internal/build/snapshot"
+	"github.com/skiff-dev/skiff/internal/config"
+	"github.com/skiff-dev/skiff/internal/oci"
+)
+
+// buildFlags are `skiff build`'s flags, named as Skaffold names them.
+type buildFlags struct {
+	Images         []string
+	Tag            string
+	Push           bool
+	FileOutput     string
+	Quiet          bool
+	DryRun         bool
+	CacheArtifacts bool
+	CacheRepo      string
+	CacheDir       string
+	Concurrency    int
+	Reproducible   bool
+	Compression    string
+	OutputDir      string
+	Secrets        []string
+	Snapshotter    string
+}
+
+func (f *buildFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringSliceVarP(&f.Images, "build-image", "b", nil, "only build artifacts whose image name contains one of these (and what they require)")
+	fl.StringVarP(&f.Tag, "tag", "t", "", "tag every image with this instead of the tag policy")
+	fl.BoolVar(&f.Push, "push", true, "push the images (default: build.local.push, else true); with --push=false write them to --output-dir")
+	fl.StringVar(&f.FileOutput, "file-output", "", "write the built images to this artifacts file ({\"builds\":[...]}, Skaffold's format)")
+	fl.BoolVarP(&f.Quiet, "quiet", "q", false, "no progress; print the artifacts JSON on stdout")
+	fl.BoolVar(&f.DryRun, "dry-run", false, "compute the tags without building")
+	fl.BoolVar(&f.CacheArtifacts, "cache-artifacts", true, "look up and store layers in the local and registry caches")
+	fl.StringVar(&f.CacheRepo, "cache-repo", "", "registry repository for cached layers (default: <image>/cache)")
+	fl.StringVar(&f.CacheDir, "cache-dir", "", "local cache and layer store (default: ${XDG_CACHE_HOME:-~/.cache}/skiff/build)")
+	fl.IntVar(&f.Concurrency, "build-concurrency", -1, "artifacts built at once; 0 for no limit (default: build.local.concurrency, else 1)")
+	fl.BoolVar(&f.Reproducible, "reproducible", false, "identical inputs give identical digests: timestamps set to SOURCE_DATE_EPOCH, else 0")
+	fl.StringVar(&f.Compression, "compression", "gzip", "layer compression: gzip or zstd")
+	fl.StringVar(&f.OutputDir, "output-dir", "", "with --push=false, add the images to this OCI image layout")
+	fl.StringArrayVar(&f.Secrets, "secret", nil, "build secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
+	fl.StringVar(&f.Snapshotter, "snapshotter", "", "overlay or walk (default: overlay when the kernel allows it)")
+	_ = fl.MarkHidden("snapshotter")
+}
+
+func newBuildCmd(g *globalOptions) *cobra.Command {
+	f := &buildFlags{}
+	cmd := &cobra.Command{
+		Use:   "build",
+		Short: "Build the configured artifacts into images without a Docker daemon",
+		Long: "Build the configured artifacts (docker, kaniko and custom) in dependency order and push them.\n" +
+			"Dockerfiles are built in-process: RUN steps run isolated in the image's filesystem, every\n" +
+			"step is cached by content in a local directory and in the registry, and a rebuild with\n" +
+			"nothing changed is only cache lookups. Progress goes to stderr; with -q the artifacts\n" +
+			"JSON goes to stdout.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return f.run(cmd, g)
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+func (f *buildFlags) run(cmd *cobra.Command, g *globalOptions) error {
+	p, err := g.loadProject(cmd)
+	if err != nil {
+		return err
+	}
+	builds, err := f.build(cmd, g, p)
+	if err != nil {
+		return err
+	}
+	file := &artifact.File{Builds: builds}
+	if f.FileOutput != "" {
+		if err := file.WriteFile(f.FileOutput); err != nil {
+			return err
+		}
+	}
+	if f.Quiet {
+		return file.Write(g.streams.Out)
+	}
+	for _, b := range builds {
+		fmt.Fprintf(g.streams.Out, "%s\t%s\n", b.ImageName, b.Tag)
+	}
+	return nil
+}
+
+// build builds p's selected artifacts with the flags, printing progress on
+// stderr; skiff build and skiff run share it.
+func (f *buildFlags) build(cmd *cobra.Command, g *globalOptions, p *config.Project) ([]artifact.Build, error) {
+	compression, err := oci.ParseCompression(f.Compression)
+	if err != nil {
+		return nil, usageError("--compression: %v", err)
+	}
+	secrets, cleanup, err := parseSecrets(f.Secrets)
+	if err != nil {
+		return nil, usageError("--secret: %v", err)
+	}
+	defer cleanup()
+	if f.Snapshotter != "" && f.Snapshotter != "overlay" && f.Snapshotter != "walk" {
+		return nil, usageError("--snapshotter %q: use overlay or walk", f.Snapshotter)
+	}
+	targets, err := selectTargets(p, f.Images)
+	if err != nil {
+		return nil, err
+	}
+	if len(targets) == 0 {
+		return nil, fmt.Errorf("no artifacts to build in %s", p.File)
+	}
+	opts := build.Options{
+		Tag: f.Tag, DefaultRepo: g.DefaultRepo, Push: f.Push, OutputDir: f.OutputDir, DryRun: f.DryRun,
+		Concurrency: f.Concurrency, CacheArtifacts: f.CacheArtifacts, CacheRepo: f.CacheRepo, CacheDir: f.CacheDir,
+		Reproducible: f.Reproducible, Compression: compression, Secrets: secrets, Snapshotter: snapshot.Kind(f.Snapshotter),
+	}
+	s := g.buildSettingsOf(p)
+	if s.Push != nil && !cmd.Flags().Changed("push") {
+		opts.Push = *s.Push
+	}
+	if s.Concurrency != nil && f.Concurrency < 0 {
+		opts.Concurrency = *s.Concurrency
+	}
+	if opts.Concurrency < 0 {
+		opts.Concurrency = 1
+	}
+	if !opts.Push && opts.OutputDir == "" && !opts.DryRun {
+		g.warn("--push=false without --output-dir: images are built and cached but not exported")
+	}
+	opts.Registry = s.Registry
+	pr := &buildProgress{w: g.streams.Err, quiet: f.Quiet, verbose: g.Verbosity == "info" || g.Verbosity == "debug" || g.Verbosity == "trace"}
+	opts.Events = pr.event
+	return build.Run(cmd.Context(), targets, opts)
+}
+
+// buildSettings are the configuration's build.local settings merged over
+// modules (the last module that sets one wins) and the registry client for
+// every insecure registry the configuration and flags name.
+type buildSettings struct {
+	Push        *bool
+	Concurrency *int
+	Registry    *oci.Client
+}
+
+func (g *globalOptions) buildSettingsOf(p *config.Project) buildSettings {
+	var s buildSettings
+	insecure := append([]string{}, g.InsecureRegistries...)
+	for _, c := range p.Configs {
+		insecure = append(insecure, c.Build.InsecureRegistries...)
+		if lb := c.Build.LocalBuild; lb != nil {
+			if lb.Push != nil {
+				s.Push = lb.Push
+			}
+			if lb.Concurrency != nil {
+				s.Concurrency = lb.Concurrency
+			}
+		}
+		for _, a := range c.Build.Artifacts {
+			if k := a.KanikoArtifact; k != nil {
+				insecure = append(insecure, k.InsecureRegs...)
+			}
+		}
+	}
+	s.Registry = oci.New(oci.Options{Insecure: insecure, UserAgent: "skiff/" + version})
+	return s
+}
+
+// selectTargets lists the artifacts to build with their module's tag
+// policy; with -b, those whose image name contains one of the filters plus
+// everything they require.
+func selectTargets(p *config.Project, filters []string) ([]build.Target, error) {
+	var all []build.Target
+	byName := map[string]build.Target{}
+	for _, c := range p.Configs {
+		for _, a := range c.Build.Artifacts {
+			t := build.Target{Artifact: a, TagPolicy: c.Build.TagPolicy}
+			all = append(all, t)
+			byName[a.ImageName] = t
+		}
+	}
+	if len(filters) == 0 {
+		return all, nil
+	}
+	want := map[string]bool{}
+	var add func(string)
+	add = func(image string) {
+		if want[image] {
+			return
+		}
+		want[image] = true
+		if t, ok := byName[image]; ok {
+			for _, d := range t.Artifact.Dependencies {
+				add(d.ImageName)
+			}
+		}
+	}
+	for _, t := range all {
+		for _, f := range filters {
+			if strings.Contains(t.Artifact.ImageName, f) {
+				add(t.Artifact.ImageName)
+			}
+		}
+	}
+	var out []build.Target
+	for _, t := range all {
+		if want[t.Artifact.ImageName] {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		return nil, usageError("--build-image %s matches no artifact", strings.Join(filters, ","))
+	}
+	return out, nil
+}
+
+// parseSecrets reads --secret id=ID,src=FILE|env=VAR values; env secrets
+// are written to private temporary files removed by cleanup.
+func parseSecrets(values []string) (map[string]string, func(), error) {
+	out := map[string]string{}
+	var tmp string
+	cleanup := func() {
+		if tmp != "" {
+			os.RemoveAll(tmp)
+		}
+	}
+	for _, v := range values {
+		fields := map[string]string{}
+		for _, kv := range strings.Split(v, ",") {
+			k, val, ok := strings.Cut(kv, "=")
+			if !ok {
+				cleanup()
+				return nil, nil, fmt.Errorf("%q: want id=ID,src=FILE", v)
+			}
+			fields[k] = val
+		}
+		id := fields["id"]
+		if id == "" {
+			cleanup()
+			return nil, nil, fmt.Errorf("%q: missing id=", v)
+		}
+		switch {
+		case fields["src"] != "" || fields["source"] != "":
+			src := fields["src"]
+			if src == "" {
+				src = fields["source"]
+			}
+			if _, err := os.Stat(src); err != nil {
+				cleanup()
+				return nil, nil, fmt.Errorf("secret %s: %w", id, err)
+			}
+			out[id] = src
+		case fields["env"] != "":
+			val, ok := os.LookupEnv(fields["env"])
+			if !ok {
+				cleanup()
+				return nil, nil, fmt.Errorf("secret %s: environment variable %s is not set", id, fields["env"])
+			}
+			if tmp == "" {
+				var err error
+				if tmp, err = os.MkdirTemp("", "skiff-secrets-"); err != nil {
+					return nil, nil, err
+				}
+			}
+			p := filepath.Join(tmp, id)
+			if err := os.WriteFile(p, []byte(val), 0o600); err != nil {
+				cleanup()
+				return nil, nil, err
+			}
+			out[id] = p
+		default:
+			cleanup()
+			return nil, nil, fmt.Errorf("%q: want src=FILE or env=VAR", v)
+		}
+	}
+	return out, cleanup, nil
+}
+
+// buildProgress prints build events on stderr, one line each, prefixed by
+// the artifact so that concurrent builds stay readable in CI logs.
+type buildProgress struct {
+	w       io.Writer
+	quiet   bool
+	verbose bool
+	mu      sync.Mutex
+}
+
+func (p *buildProgress) event(e build.Event) {
+	if p.quiet && e.Kind != build.ArtifactFailed && e.Kind != build.ArtifactWarning {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch e.Kind {
+	case build.ArtifactStarted:
+		fmt.Fprintf(p.w, "Building %s as %s\n", e.Artifact, e.Tag)
+	case build.ArtifactStep:
+		p.step(e.Artifact, e.Step)
+	case build.ArtifactOutput:
+		fmt.Fprintf(p.w, "[%s] | %s\n", e.Artifact, e.Text)
+	case build.ArtifactWarning:
+		fmt.Fprintf(p.w, "[%s] warning: %s\n", e.Artifact, e.Text)
+	case build.ArtifactDone:
+		pushed := "nothing new to push"
+		if e.Pushed {
+			pushed = "pushed"
+		}
+		steps := "steps"
+		if e.Steps == 1 {
+			steps = "step"
+		}
+		fmt.Fprintf(p.w, "Built %s: %s (%d %s, %d cached, %s) in %s\n", e.Artifact, e.Tag, e.Steps, steps, e.Cached, pushed, e.Duration.Round(time.Millisecond))
+	case build.ArtifactFailed:
+		fmt.Fprintf(p.w, "Failed %s after %s\n", e.Artifact, e.Duration.Round(time.Millisecond))
+	}
+}
+
+func (p *buildProgress) step(artifact string, s *dockerbuild.Event) {
+	prefix := fmt.Sprintf("[%s] [%s %d/%d]", artifact, s.Stage, s.Step, s.Steps)
+	switch s.Kind {
+	case dockerbuild.StepCached:
+		fmt.Fprintf(p.w, "%s %s: cached%s\n", prefix, oneLine(s.Instruction), size(s.LayerSize))
+	case dockerbuild.StepStarted:
+		fmt.Fprintf(p.w, "%s %s\n", prefix, oneLine(s.Instruction))
+	case dockerbuild.StepDone:
+		if s.Duration > 0 || s.LayerSize > 0 {
+			fmt.Fprintf(p.w, "%s %s: done in %s%s\n", prefix, oneLine(s.Instruction), s.Duration.Round(time.Millisecond), size(s.LayerSize))
+		} else if p.verbose {
+			fmt.Fprintf(p.w, "%s %s\n", prefix, oneLine(s.Instruction))
+		}
+	case dockerbuild.StepOutput:
+		fmt.Fprintf(p.w, "[%s] | %s\n", artifact, s.Text)
+	case dockerbuild.Warning:
+		fmt.Fprintf(p.w, "[%s] warning: %s\n", artifact, s.Text)
+	}
+}
+
+func size(n int64) string {
+	switch {
+	case n <= 0:
+		return ""
+	case n < 1<<10:
+		return fmt.Sprintf(", layer %d B", n)
+	case n < 1<<20:
+		return fmt.Sprintf(", layer %.1f KiB", float64(n)/(1<<10))
+	default:
+		return fmt.Sprintf(", layer %.1f MiB", float64(n)/(1<<20))
+	}
 }

@@ -1,0 +1,94 @@
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/skiff-dev/skiff/internal/oci"
+)
+
+// Local is a cache in a directory: one small JSON file per key, with the
+// layer blobs in an oci.Blobs directory.
+type Local struct {
+	dir   string
+	blobs *oci.Blobs
+}
+
+type localEntry struct {
+	Layer   *oci.Desc `json:"layer,omitempty"`
+	Created time.Time `json:"created"`
+}
+
+// NewLocal opens a local cache that keeps keys under dir and layers in blobs.
+func NewLocal(dir string, blobs *oci.Blobs) (*Local, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "keys"), 0o700); err != nil {
+		return nil, fmt.Errorf("creating cache directory: %w", err)
+	}
+	return &Local{dir: dir, blobs: blobs}, nil
+}
+
+func (l *Local) path(k Key) string { return filepath.Join(l.dir, "keys", k.String()+".json") }
+
+// Get implements Cache. An entry whose blob went missing is a miss.
+func (l *Local) Get(_ context.Context, k Key) (Entry, bool, error) {
+	b, err := os.ReadFile(l.path(k))
+	if errors.Is(err, fs.ErrNotExist) {
+		return Entry{}, false, nil
+	}
+	if err != nil {
+		return Entry{}, false, err
+	}
+	var le localEntry
+	if err := json.Unmarshal(b, &le); err != nil {
+		return Entry{}, false, nil // a torn write; rebuild the step
+	}
+	e := Entry{Created: le.Created}
+	if le.Layer != nil {
+		layer, ok := l.blobs.Layer(*le.Layer)
+		if !ok {
+			return Entry{}, false, nil
+		}
+		e.Layer = layer
+	}
+	return e, true, nil
+}
+
+// Put implements Cache. Layers must already be in the cache's blobs
+// directory; others (from a registry) are only recorded remotely.
+func (l *Local) Put(_ context.Context, k Key, e Entry) error {
+	le := localEntry{Created: e.Created.UTC()}
+	if e.Layer != nil {
+		d, err := oci.DescOf(e.Layer)
+		if err != nil {
+			return err
+		}
+		if _, ok := l.blobs.Layer(d); !ok {
+			return nil
+		}
+		le.Layer = &d
+	}
+	b, err := json.Marshal(le)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Join(l.dir, "keys"), "tmp-")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), l.path(k))
+}

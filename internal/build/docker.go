@@ -1,0 +1,291 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/skiff-dev/skiff/internal/build/cache"
+	"github.com/skiff-dev/skiff/internal/build/dockerbuild"
+	"github.com/skiff-dev/skiff/internal/build/snapshot"
+	"github.com/skiff-dev/skiff/internal/config"
+	"github.com/skiff-dev/skiff/internal/oci"
+)
+
+// dockerfileBuilder builds docker and kaniko artifacts with the daemonless
+// Dockerfile builder; they share one local cache and layer store.
+type dockerfileBuilder struct {
+	opts     Options
+	store    *snapshot.Store
+	blobs    *oci.Blobs
+	local    *cache.Local
+	cacheDir string
+	layoutMu sync.Mutex
+}
+
+func newDockerfileBuilder(opts Options) (*dockerfileBuilder, error) {
+	dir := opts.CacheDir
+	if dir == "" {
+		dir = DefaultCacheDir()
+	}
+	store, err := snapshot.OpenStore(filepath.Join(dir, "store"))
+	if err != nil {
+		return nil, err
+	}
+	blobs, err := oci.OpenBlobs(filepath.Join(dir, "blobs"))
+	if err != nil {
+		return nil, err
+	}
+	local, err := cache.NewLocal(dir, blobs)
+	if err != nil {
+		return nil, err
+	}
+	return &dockerfileBuilder{opts: opts, store: store, blobs: blobs, local: local, cacheDir: dir}, nil
+}
+
+// dockerSpec is what docker and kaniko artifacts have in common.
+type dockerSpec struct {
+	dockerfile, target, contextDir string
+	buildArgs                      map[string]*string
+	noCache, reproducible          bool
+	cacheRepo                      string
+	cacheFrom                      []string
+	secrets                        []*config.DockerSecret
+	labels                         map[string]*string
+}
+
+func specOf(a *config.Artifact) dockerSpec {
+	s := dockerSpec{contextDir: a.Workspace}
+	switch {
+	case a.DockerArtifact != nil:
+		d := a.DockerArtifact
+		s.dockerfile, s.target, s.buildArgs, s.noCache = d.DockerfilePath, d.Target, d.BuildArgs, d.NoCache
+		s.cacheFrom, s.secrets = d.CacheFrom, d.Secrets
+	case a.KanikoArtifact != nil:
+		k := a.KanikoArtifact
+		s.dockerfile, s.target, s.buildArgs, s.reproducible, s.labels = k.DockerfilePath, k.Target, k.BuildArgs, k.Reproducible, k.Label
+		if k.ContextSubPath != "" {
+			s.contextDir = filepath.Join(s.contextDir, k.ContextSubPath)
+		}
+		if k.Cache != nil {
+			s.cacheRepo = k.Cache.Repo
+		}
+	}
+	if s.dockerfile == "" {
+		s.dockerfile = "Dockerfile"
+	}
+	if !filepath.IsAbs(s.dockerfile) {
+		s.dockerfile = filepath.Join(s.contextDir, s.dockerfile)
+	}
+	return s
+}
+
+// epoch is the time a reproducible build pins: SOURCE_DATE_EPOCH, else 0.
+func (d *dockerfileBuilder) epoch(spec dockerSpec) (*time.Time, error) {
+	if d.opts.SourceDateEpoch != nil {
+		return d.opts.SourceDateEpoch, nil
+	}
+	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds", v)
+		}
+		t := time.Unix(n, 0).UTC()
+		return &t, nil
+	}
+	if d.opts.Reproducible || spec.reproducible {
+		t := time.Unix(0, 0).UTC()
+		return &t, nil
+	}
+	return nil, nil
+}
+
+func (d *dockerfileBuilder) Build(ctx context.Context, a *config.Artifact, ref name.Tag, deps map[string]string, emit func(Event)) (Built, error) {
+	spec := specOf(a)
+	args := map[string]string{}
+	for k, v := range spec.buildArgs {
+		if v != nil {
+			args[k] = *v
+		} else if env, ok := os.LookupEnv(k); ok {
+			args[k] = env
+		}
+	}
+	for alias, r := range deps {
+		args[alias] = r
+	}
+	secrets, cleanup, err := d.secrets(spec.secrets)
+	if err != nil {
+		return Built{}, err
+	}
+	defer cleanup()
+	epoch, err := d.epoch(spec)
+	if err != nil {
+		return Built{}, err
+	}
+	bopts := dockerbuild.Options{
+		ContextDir: spec.contextDir, Dockerfile: spec.dockerfile, Target: spec.target, BuildArgs: args, Secrets: secrets,
+		Registry: d.opts.Registry, Store: d.store, Blobs: d.blobs, Snapshotter: d.opts.Snapshotter,
+		NoCache: spec.noCache, CacheMountDir: filepath.Join(d.cacheDir, "mounts"), Epoch: epoch, Compression: d.opts.Compression,
+		Events: func(e dockerbuild.Event) { emit(Event{Kind: ArtifactStep, Tag: ref.String(), Step: &e}) },
+	}
+	if d.opts.CacheArtifacts {
+		c, err := d.cacheFor(ref, spec)
+		if err != nil {
+			return Built{}, err
+		}
+		bopts.Cache = c
+	}
+	res, err := dockerbuild.Build(ctx, bopts)
+	if err != nil {
+		return Built{}, err
+	}
+	img, err := withLabels(res.Image, spec.labels)
+	if err != nil {
+		return Built{}, err
+	}
+	dig, err := img.Digest()
+	if err != nil {
+		return Built{}, err
+	}
+	built := Built{Ref: ref.String() + "@" + dig.String(), Steps: res.Steps, Cached: res.Cached}
+	switch {
+	case d.opts.Push:
+		pr, err := d.opts.Registry.Push(ctx, ref, img)
+		if err != nil {
+			return Built{}, err
+		}
+		built.Pushed = pr.Pushed
+	case d.opts.OutputDir != "":
+		if err := d.writeLayout(img, ref); err != nil {
+			return Built{}, err
+		}
+	}
+	return built, nil
+}
+
+// cacheFor is the local cache, then the registry cache (--cache-repo, the
+// kaniko artifact's cache.repo, or <image>/cache), then any cacheFrom
+// repositories, which are only read.
+func (d *dockerfileBuilder) cacheFor(ref name.Tag, spec dockerSpec) (cache.Cache, error) {
+	repoName := d.opts.CacheRepo
+	if repoName == "" {
+		repoName = spec.cacheRepo
+	}
+	if repoName == "" {
+		repoName = CacheRepo(ref.Context().Name())
+	}
+	repo, err := d.opts.Registry.ParseRepository(repoName)
+	if err != nil {
+		return nil, fmt.Errorf("cache repository: %w", err)
+	}
+	tiers := cache.Tiered{d.local, cache.NewRegistry(d.opts.Registry, repo)}
+	for _, from := range spec.cacheFrom {
+		r, err := d.opts.Registry.ParseRepository(strings.SplitN(from, "@", 2)[0])
+		if err != nil {
+			base, _ := splitTagDigest(from)
+			if r, err = d.opts.Registry.ParseRepository(base); err != nil {
+				return nil, fmt.Errorf("cacheFrom %s: %w", from, err)
+			}
+		}
+		tiers = append(tiers, readOnly{cache.NewRegistry(d.opts.Registry, r)})
+	}
+	return tiers, nil
+}
+
+// readOnly is a cache that is consulted but never written.
+type readOnly struct{ cache.Cache }
+
+func (readOnly) Put(context.Context, cache.Key, cache.Entry) error { return nil }
+
+// secrets turns configured secrets into files: env secrets are written to
+// private temporary files for the duration of the build.
+func (d *dockerfileBuilder) secrets(conf []*config.DockerSecret) (map[string]string, func(), error) {
+	out := map[string]string{}
+	for k, v := range d.opts.Secrets {
+		out[k] = v
+	}
+	var tmp string
+	cleanup := func() {
+		if tmp != "" {
+			os.RemoveAll(tmp)
+		}
+	}
+	for _, s := range conf {
+		switch {
+		case s.Source != "":
+			out[s.ID] = s.Source
+		case s.Env != "":
+			v, ok := os.LookupEnv(s.Env)
+			if !ok {
+				cleanup()
+				return nil, nil, fmt.Errorf("secret %s: environment variable %s is not set", s.ID, s.Env)
+			}
+			if tmp == "" {
+				var err error
+				if tmp, err = os.MkdirTemp("", "skiff-secrets-"); err != nil {
+					return nil, nil, err
+				}
+			}
+			p := filepath.Join(tmp, s.ID)
+			if err := os.WriteFile(p, []byte(v), 0o600); err != nil {
+				cleanup()
+				return nil, nil, err
+			}
+			out[s.ID] = p
+		}
+	}
+	return out, cleanup, nil
+}
+
+// withLabels adds a kaniko artifact's labels to the image config.
+func withLabels(img v1.Image, labels map[string]*string) (v1.Image, error) {
+	if len(labels) == 0 {
+		return img, nil
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	if cf.Config.Labels == nil {
+		cf.Config.Labels = map[string]string{}
+	}
+	for k, v := range labels {
+		if v != nil {
+			cf.Config.Labels[k] = *v
+		}
+	}
+	return mutate.ConfigFile(img, cf)
+}
+
+// writeLayout adds the image to the OCI layout in OutputDir, named by ref.
+func (d *dockerfileBuilder) writeLayout(img v1.Image, ref name.Tag) error {
+	d.layoutMu.Lock()
+	defer d.layoutMu.Unlock()
+	p, err := layout.FromPath(d.opts.OutputDir)
+	if err != nil {
+		if p, err = layout.Write(d.opts.OutputDir, empty.Index); err != nil {
+			return fmt.Errorf("creating OCI layout %s: %w", d.opts.OutputDir, err)
+		}
+	}
+	ann := map[string]string{"org.opencontainers.image.ref.name": ref.String()}
+	if err := p.ReplaceImage(img, matchRefName(ref.String()), layout.WithAnnotations(ann)); err != nil {
+		return fmt.Errorf("writing %s to %s: %w", ref, d.opts.OutputDir, err)
+	}
+	return nil
+}
+
+func matchRefName(ref string) func(v1.Descriptor) bool {
+	return func(desc v1.Descriptor) bool { return desc.Annotations["org.opencontainers.image.ref.name"] == ref }
+}
