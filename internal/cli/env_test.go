@@ -104,7 +104,7 @@ func mustRun(t *testing.T, dir string, args ...string) string {
 	return out
 }
 
-func sandbox(t *testing.T) (*testenv.Env, kubernetes.Interface) {
+func onSandbox(t *testing.T) (*testenv.Env, kubernetes.Interface) {
 	t.Helper()
 	e := testenv.Require(t)
 	t.Setenv("KUBECONFIG", e.Kubeconfig())
@@ -129,7 +129,7 @@ func cleanupNamespaces(t *testing.T, client kubernetes.Interface, app string) {
 }
 
 func TestEnvReviewLifecycle(t *testing.T) {
-	_, client := sandbox(t)
+	_, client := onSandbox(t)
 	dir, app := envProject(t, "")
 	cleanupNamespaces(t, client, app)
 	ctx := context.Background()
@@ -207,7 +207,7 @@ func TestEnvReviewLifecycle(t *testing.T) {
 }
 
 func TestEnvProductionProtection(t *testing.T) {
-	_, client := sandbox(t)
+	_, client := onSandbox(t)
 	dir, app := envProject(t, "")
 	cleanupNamespaces(t, client, app)
 	tests := []struct {
@@ -237,7 +237,7 @@ func TestEnvProductionProtection(t *testing.T) {
 }
 
 func TestEnvStagingRollback(t *testing.T) {
-	e, client := sandbox(t)
+	e, client := onSandbox(t)
 	dir, app := envProject(t, "")
 	cleanupNamespaces(t, client, app)
 	ns := app + "-staging"
@@ -294,7 +294,7 @@ func TestEnvStagingRollback(t *testing.T) {
 }
 
 func TestEnvRBACImpersonation(t *testing.T) {
-	e, client := sandbox(t)
+	e, client := onSandbox(t)
 	user := fmt.Sprintf("review-bot-%06x", rand.IntN(1<<24))
 	dir, app := envProject(t, "\n    as: "+user)
 	cleanupNamespaces(t, client, app)

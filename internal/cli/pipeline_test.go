@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/skiff-dev/skiff/internal/build/sandbox"
 )
 
 // beSkiff makes this test binary act as skiff when `skiff pipeline run`
@@ -14,6 +16,8 @@ import (
 const beSkiff = "SKIFF_CLI_TEST_BE_SKIFF"
 
 func init() {
+	// skiff test's command tests re-execute this binary as the RUN sandbox.
+	sandbox.Init()
 	if os.Getenv(beSkiff) == "1" {
 		os.Exit(Main(context.Background(), os.Args[1:], Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}))
 	}

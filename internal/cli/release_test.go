@@ -15,7 +15,7 @@ import (
 // TestReleasePromotion releases once and deploys the same bytes to staging
 // and production: the revisions' manifests digests equal the release's.
 func TestReleasePromotion(t *testing.T) {
-	e, client := sandbox(t)
+	e, client := onSandbox(t)
 	dir, app := envProject(t, "")
 	cleanupNamespaces(t, client, app)
 	t.Setenv("SKAFFOLD_DEFAULT_REPO", e.Registry()+"/"+app)
