@@ -141,7 +141,9 @@ func (g *globalOptions) environmentRows(ctx context.Context, p *config.Project) 
 		return nil, err
 	}
 	for _, ns := range live {
-		if !seen[ns.Name] {
+		// Namespaces of environments no longer configured; those skiff
+		// created for other purposes (skiff apply -n) have no environment.
+		if !seen[ns.Name] && ns.Environment != "" {
 			orphan := &config.Environment{Name: ns.Environment + " (not configured)", Dynamic: !ns.ExpiresAt.IsZero()}
 			rows = append(rows, g.envRow(ctx, c, app, orphan, ns.Name, &ns))
 		}
