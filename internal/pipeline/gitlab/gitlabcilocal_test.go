@@ -96,13 +96,10 @@ func TestGitLabCILocalJobs(t *testing.T) {
 	}
 }
 
-// runnable lists, per pipeline, the jobs whose skiff commands exist today;
-// gitlab-ci-local runs them with its shell executor and a skiff built from
-// this checkout. When skiff build, skiff env and skiff release land, add
-// build:review, review and stop_review (with --manual stop_review) and the
-// tag pipeline's build:release, release, staging and production (with
-// --manual production), and pass the sandbox's registry and cluster
-// (.testenv/env: SKAFFOLD_DEFAULT_REPO, KUBECONFIG) with --variable.
+// runnable lists, per pipeline, the jobs that need neither a registry nor a
+// cluster; gitlab-ci-local runs them with its shell executor and a skiff
+// built from this checkout. TestGitLabCILocalPipelinesOnSandbox runs the
+// whole pipelines.
 var runnable = []struct {
 	scenario scenario
 	jobs     []string
@@ -115,13 +112,7 @@ func TestGitLabCILocalRunsJobs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs gitlab-ci-local (npm) and builds skiff")
 	}
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(bin, "skiff"), ".")
-	build.Dir = repoRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building skiff: %v\n%s", err, out)
-	}
-	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	skiffOnPath(t)
 	for _, r := range runnable {
 		t.Run(r.scenario.name, func(t *testing.T) {
 			repo := exampleRepo(t)
@@ -137,6 +128,20 @@ func TestGitLabCILocalRunsJobs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// skiffOnPath builds skiff from this checkout into a temp dir on PATH, for
+// the jobs gitlab-ci-local runs with its shell executor.
+func skiffOnPath(t *testing.T) string {
+	t.Helper()
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(bin, "skiff"), ".")
+	build.Dir = repoRoot(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building skiff: %v\n%s", err, out)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return filepath.Join(bin, "skiff")
 }
 
 // gitlab-ci-local does not apply workflow:rules, so they are evaluated with
