@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"fmt"
-
 	"github.com/skiff-dev/skiff/internal/artifact"
 	"github.com/skiff-dev/skiff/internal/render"
 	"github.com/spf13/cobra"
@@ -92,6 +90,3 @@ func (g *globalOptions) runRun(cmd *cobra.Command, f *runFlags) error {
 	}
 	return nil
 }
-
-// errNoTail is returned until log streaming is wired.
-var errNoTail = fmt.Errorf("--tail: %w", ErrNotImplemented)
