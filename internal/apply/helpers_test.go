@@ -109,51 +109,11 @@ spec:
 `, name, image, replicas, annotations)
 }
 
-// waitingStage makes kwok put the containers of the test namespace's pods
-// annotated skiff.dev/test-waiting into the waiting state the annotation
-// names (CrashLoopBackOff, ImagePullBackOff, ContainerCreating, …), phase
-// Running and not ready, instead of making them ready. Its weight beats the
-// default pod-ready stage.
+// waitingStage keeps the pods of the test namespace annotated
+// testenv.WaitingAnnotation waiting with the annotation's reason.
 func (c *cluster) waitingStage(t *testing.T) {
 	t.Helper()
-	c.env.KwokStage(t, []byte(fmt.Sprintf(`
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: skiff-test-waiting-%[1]s
-spec:
-  resourceRef: {apiGroup: v1, kind: Pod}
-  selector:
-    matchExpressions:
-    - {key: '.metadata.namespace', operator: In, values: ['%[1]s']}
-    - {key: '.metadata.annotations["skiff.dev/test-waiting"]', operator: Exists}
-    - {key: '.metadata.deletionTimestamp', operator: DoesNotExist}
-    - {key: '.status.phase', operator: In, values: ['Pending']}
-  weight: 10000
-  next:
-    statusTemplate: |
-      {{ $now := Now }}
-      {{ $reason := index .metadata.annotations "skiff.dev/test-waiting" }}
-      conditions:
-      - {type: Initialized, status: "True", lastTransitionTime: {{ $now | Quote }}}
-      - {type: PodScheduled, status: "True", lastTransitionTime: {{ $now | Quote }}}
-      - {type: Ready, status: "False", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }}}
-      - {type: ContainersReady, status: "False", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }}}
-      containerStatuses:
-      {{ range .spec.containers }}
-      - image: {{ .image | Quote }}
-        name: {{ .name | Quote }}
-        ready: false
-        restartCount: 3
-        started: false
-        state:
-          waiting:
-            reason: {{ $reason }}
-            message: "simulated by kwok: {{ $reason }}"
-      {{ end }}
-      phase: Running
-      startTime: {{ $now | Quote }}
-`, c.ns)))
+	c.env.WaitingStage(t, c.ns)
 }
 
 func (c *cluster) listNames(t *testing.T, ctx context.Context, resource string) []string {

@@ -241,7 +241,7 @@ func TestEnvStagingRollback(t *testing.T) {
 	dir, app := envProject(t, "")
 	cleanupNamespaces(t, client, app)
 	ns := app + "-staging"
-	e.KwokStage(t, []byte(waitingStageYAML(ns)))
+	e.WaitingStage(t, ns)
 	ctx := context.Background()
 	version := func() string {
 		cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, "settings", metav1.GetOptions{})
@@ -323,43 +323,4 @@ func TestEnvRBACImpersonation(t *testing.T) {
 	if _, err := client.AppsV1().Deployments(app+"-production").Get(context.Background(), "web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("production deployment exists after a forbidden deploy: %v", err)
 	}
-}
-
-func waitingStageYAML(namespace string) string {
-	return fmt.Sprintf(`apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata:
-  name: skiff-test-waiting-%[1]s
-spec:
-  resourceRef: {apiGroup: v1, kind: Pod}
-  selector:
-    matchExpressions:
-    - {key: '.metadata.namespace', operator: In, values: ['%[1]s']}
-    - {key: '.metadata.annotations["skiff.dev/test-waiting"]', operator: Exists}
-    - {key: '.metadata.deletionTimestamp', operator: DoesNotExist}
-    - {key: '.status.phase', operator: In, values: ['Pending']}
-  weight: 10000
-  next:
-    statusTemplate: |
-      {{ $now := Now }}
-      {{ $reason := index .metadata.annotations "skiff.dev/test-waiting" }}
-      conditions:
-      - {type: Initialized, status: "True", lastTransitionTime: {{ $now | Quote }}}
-      - {type: PodScheduled, status: "True", lastTransitionTime: {{ $now | Quote }}}
-      - {type: Ready, status: "False", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }}}
-      containerStatuses:
-      {{ range .spec.containers }}
-      - image: {{ .image | Quote }}
-        name: {{ .name | Quote }}
-        ready: false
-        restartCount: 3
-        started: false
-        state:
-          waiting:
-            reason: {{ $reason }}
-            message: "simulated by kwok: {{ $reason }}"
-      {{ end }}
-      phase: Running
-      startTime: {{ $now | Quote }}
-`, namespace)
 }

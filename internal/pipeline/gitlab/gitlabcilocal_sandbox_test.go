@@ -88,49 +88,28 @@ func TestGitLabCILocalPipelinesOnSandbox(t *testing.T) {
 // namespaces are the test's own), with its .gitlab-ci.yml regenerated.
 func sandboxExampleRepo(t *testing.T, skiff, app string) string {
 	t.Helper()
-	src := projects[0].dir
-	dir := t.TempDir()
-	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		if d.IsDir() {
-			if rel == ".skiff" {
-				return filepath.SkipDir
-			}
-			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
+	rename := strings.NewReplacer("name: myapp", "name: "+app, "namespace: myapp", "namespace: "+app)
+	files := exampleFiles(t, func(rel string, data []byte) []byte {
 		if rel == "skiff.yaml" {
-			text := strings.NewReplacer("name: myapp", "name: "+app, "namespace: myapp", "namespace: "+app).Replace(string(data))
-			data = []byte(text)
+			return []byte(rename.Replace(string(data)))
 		}
-		return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
+		return data
 	})
-	if err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	for rel, data := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, rel)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, rel), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	gen := exec.Command(skiff, "ci", "gitlab", "-o", ".gitlab-ci.yml")
+	gen := exec.Command(skiff, "ci", "gitlab")
 	gen.Dir = dir
-	if out, err := gen.CombinedOutput(); err != nil {
-		t.Fatalf("skiff ci gitlab: %v\n%s", err, out)
-	}
-	files := map[string][]byte{}
-	err = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		data, err := os.ReadFile(path)
-		files[rel] = data
-		return err
-	})
+	out, err := gen.Output()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("skiff ci gitlab: %v", err)
 	}
+	files[".gitlab-ci.yml"] = out
 	return newRepo(t, files)
 }

@@ -287,6 +287,13 @@ func gitlabCILocal(t *testing.T, repo string, args ...string) string {
 // .gitlab-ci.yml is checked to be current by TestGolden.
 func exampleRepo(t *testing.T) string {
 	t.Helper()
+	return newRepo(t, exampleFiles(t, nil))
+}
+
+// exampleFiles reads examples/myapp (without .skiff), passing each file
+// through edit when it is set.
+func exampleFiles(t *testing.T, edit func(rel string, data []byte) []byte) map[string][]byte {
+	t.Helper()
 	files := map[string][]byte{}
 	src := projects[0].dir
 	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
@@ -301,13 +308,16 @@ func exampleRepo(t *testing.T) string {
 			return nil
 		}
 		data, err := os.ReadFile(path)
+		if edit != nil {
+			data = edit(rel, data)
+		}
 		files[rel] = data
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newRepo(t, files)
+	return files
 }
 
 // newRepo creates a git repository on branch main with files committed and
