@@ -14,6 +14,7 @@ import (
 
 	"github.com/skiff-dev/skiff/internal/env"
 	"github.com/skiff-dev/skiff/internal/testenv"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -322,5 +323,35 @@ func TestEnvRBACImpersonation(t *testing.T) {
 	}
 	if _, err := client.AppsV1().Deployments(app+"-production").Get(context.Background(), "web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("production deployment exists after a forbidden deploy: %v", err)
+	}
+
+	// RBAC lets the deployer create and delete namespaces and bind its role
+	// anywhere; the confinement policy keeps it to review namespaces.
+	cfg, err := e.RESTConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Impersonate.UserName = user
+	as, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := as.CoreV1().Namespaces().Delete(ctx, adminNS, metav1.DeleteOptions{DryRun: []string{metav1.DryRunAll}})
+		if err != nil && strings.Contains(err.Error(), "may only create, change or delete namespaces") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the review deployer may delete namespace %s: %v", adminNS, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// With the policy active, the deployer still deploys review environments.
+	mustRun(t, dir, "env", "deploy", "review", "--ref", "feature/rbac-2")
+	rb := env.DeployRoleBinding(app, "review", adminNS, []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}})
+	if _, err := as.RbacV1().RoleBindings(adminNS).Create(ctx, rb, metav1.CreateOptions{}); err == nil || !strings.Contains(err.Error(), "may only write in namespaces") {
+		t.Errorf("the review deployer could bind its role in %s: %v", adminNS, err)
 	}
 }

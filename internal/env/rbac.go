@@ -102,7 +102,12 @@ func RBAC(o RBACOptions) ([]*unstructured.Unstructured, error) {
 			)
 		}
 	}
-	out := make([]*unstructured.Unstructured, 0, len(objs))
+	out := make([]*unstructured.Unstructured, 0, len(objs)+2)
+	if o.Dynamic {
+		// RBAC cannot say "only namespaces labelled review": confine the
+		// deployer to its environment's namespaces with an admission policy.
+		out = append(out, ConfinementPolicy(o.App, o.Environment, o.Subjects)...)
+	}
 	for _, obj := range objs {
 		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 		if err != nil {

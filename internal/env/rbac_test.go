@@ -44,10 +44,14 @@ func TestRBACDynamic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(objs) != 3 || objs[0].GetKind() != "ClusterRole" || objs[2].GetKind() != "ClusterRoleBinding" {
+	if len(objs) != 5 || objs[0].GetKind() != "ValidatingAdmissionPolicy" || objs[2].GetKind() != "ClusterRole" || objs[4].GetKind() != "ClusterRoleBinding" {
 		t.Fatalf("objects: %v", objs)
 	}
-	data, _ := yaml.Marshal(objs[1].Object)
+	policy, _ := yaml.Marshal(objs[0].Object)
+	if !strings.Contains(string(policy), "request.userInfo.username in ['ci-review']") {
+		t.Errorf("confinement policy does not match the deployer:\n%s", policy)
+	}
+	data, _ := yaml.Marshal(objs[3].Object)
 	if !strings.Contains(string(data), "bind") || !strings.Contains(string(data), "skiff:shop:review:deploy") {
 		t.Errorf("namespaces role must allow binding exactly the deploy role:\n%s", data)
 	}
