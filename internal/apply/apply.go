@@ -54,11 +54,14 @@ func (a *Applier) execute(ctx context.Context, p *plan, opts Options, res *Resul
 	if err := a.writeInventory(ctx, ns, app, union(p.inventory.Objects, newRefs)); err != nil {
 		return err
 	}
+	// Who applies is asked while the objects are written.
+	kubeUser := make(chan string, 1)
+	go func() { kubeUser <- whoAmI(ctx, a.core) }()
 	failure := a.applyItems(ctx, p, opts, res)
 
 	rec := &Record{
 		App: app, Namespace: ns, Status: RecordPending, Time: time.Now().UTC(),
-		KubeUser: whoAmI(ctx, a.core), Actor: opts.Release.Actor,
+		KubeUser: <-kubeUser, Actor: opts.Release.Actor,
 		Commit: opts.Release.Commit, Tag: opts.Release.Tag, Description: opts.Release.Description,
 		Images: images(p.source), RollbackOf: opts.Release.RollbackOf,
 	}
@@ -66,18 +69,37 @@ func (a *Applier) execute(ctx context.Context, p *plan, opts Options, res *Resul
 		if !opts.StatusCheck {
 			rec.Status = RecordDeployed
 		}
+		// The status check starts watching while the record is written.
+		var wait func() ([]status.Event, error)
+		waitCtx, stopWait := context.WithCancel(ctx)
+		if opts.StatusCheck {
+			a.phase(opts, "waiting for %d objects to become ready", len(p.items))
+			type waited struct {
+				sts []status.Event
+				err error
+			}
+			ch := make(chan waited, 1)
+			go func() {
+				sts, err := a.watcher.Wait(waitCtx, statusRefs(p.items), statusOptions(opts))
+				ch <- waited{sts, err}
+			}()
+			wait = func() ([]status.Event, error) { w := <-ch; return w.sts, w.err }
+		}
 		if err := a.records.create(ctx, rec, p.source); err != nil {
 			failure = err
+			stopWait()
 		}
 		res.Revision = rec.Revision
-	}
-	if failure == nil && opts.StatusCheck {
-		a.phase(opts, "waiting for %d objects to become ready", len(p.items))
-		sts, err := a.watcher.Wait(ctx, statusRefs(p.items), statusOptions(opts))
-		res.Statuses = sts
-		if err != nil {
-			failure = fmt.Errorf("status check: %w", err)
+		if wait != nil {
+			sts, err := wait()
+			if failure == nil {
+				res.Statuses = sts
+				if err != nil {
+					failure = fmt.Errorf("status check: %w", err)
+				}
+			}
 		}
+		stopWait()
 	}
 	if failure != nil {
 		return a.fail(ctx, p, opts, res, rec, failure)

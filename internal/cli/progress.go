@@ -18,9 +18,12 @@ import (
 // quietClientGo stops client-go from logging on stderr through klog (for
 // example a watch cancelled at the end of a status check): skiff reports
 // errors itself, and stderr belongs to the progress display.
+// It is set once: client-go's goroutines read the logger concurrently.
 func quietClientGo() {
-	klog.SetLogger(logr.Discard())
+	quietOnce.Do(func() { klog.SetLogger(logr.Discard()) })
 }
+
+var quietOnce sync.Once
 
 // progress renders apply and delete events on stderr. On a terminal the
 // status check is a block of one line per object, rewritten in place; in CI
