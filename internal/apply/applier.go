@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/skiff-dev/skiff/internal/status"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -26,6 +27,8 @@ type Applier struct {
 	mapper  *restmapper.DeferredDiscoveryRESTMapper
 	watcher *status.Watcher
 	records *Records
+	// access memoises access reviews during one apply (see allowed).
+	access sync.Map
 }
 
 // New connects an Applier to the cluster cfg points at. It does not contact

@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -32,6 +33,7 @@ func (a *Applier) Apply(ctx context.Context, objs []manifest.Object, opts Option
 	if len(objs) == 0 {
 		return nil, errors.New("no objects to apply: the manifests are empty (skiff will not prune everything on an empty input; use skiff delete)")
 	}
+	a.access.Clear() // permissions may have changed since the last apply
 	a.phase(opts, "validating %d objects with a server-side dry run", len(objs))
 	p, err := a.plan(ctx, objs, opts)
 	if err != nil {
@@ -144,8 +146,8 @@ func (a *Applier) createNamespace(ctx context.Context, opts Options) error {
 	return nil
 }
 
-// applyItems applies the plan's objects in rank order, each rank's objects
-// in parallel, waiting for CRDs to be established before their kinds are
+// applyItems applies the plan's objects phase by phase (manifest.Phase),
+// each phase's objects in parallel, waiting for CRDs to be established before their kinds are
 // used. Objects the dry run found unchanged are not sent again.
 func (a *Applier) applyItems(ctx context.Context, p *plan, opts Options, res *Result) error {
 	changes := make([]Change, len(p.items))
@@ -158,8 +160,8 @@ func (a *Applier) applyItems(ctx context.Context, p *plan, opts Options, res *Re
 	}()
 	for start := 0; start < len(p.items); {
 		end := start
-		rank := manifest.Rank(p.items[start].ref.Kind)
-		for end < len(p.items) && manifest.Rank(p.items[end].ref.Kind) == rank {
+		phase := manifest.Phase(p.items[start].ref.Kind)
+		for end < len(p.items) && manifest.Phase(p.items[end].ref.Kind) == phase {
 			end++
 		}
 		g, gctx := errgroup.WithContext(ctx)
@@ -228,7 +230,28 @@ func (a *Applier) waitForCRDs(ctx context.Context, items []*item, opts Options) 
 	if _, err := a.watcher.Wait(ctx, statusRefs(crds), status.Options{Deadline: crdEstablishedDeadline}); err != nil {
 		return fmt.Errorf("waiting for CRDs: %w", err)
 	}
-	a.resetDiscovery(ctx)
+	// Established does not mean discovery serves the kind yet: wait until
+	// it does, so the custom resources that follow can be mapped.
+	deadline := time.Now().Add(crdEstablishedDeadline)
+	for _, crd := range crds {
+		group, _, _ := unstructured.NestedString(crd.obj.Object, "spec", "group")
+		kind, _, _ := unstructured.NestedString(crd.obj.Object, "spec", "names", "kind")
+		for {
+			a.resetDiscovery(ctx)
+			_, err := a.mappingFor(ctx, schema.GroupKind{Group: group, Kind: kind}, "")
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, errNoMatch) || time.Now().After(deadline) {
+				return fmt.Errorf("CRD %s is established but the API server does not serve kind %s.%s: %w", crd.ref.Name, kind, group, err)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
 	return nil
 }
 

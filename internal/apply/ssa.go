@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -150,6 +151,28 @@ func comparable(u *unstructured.Unstructured) map[string]any {
 // resource in namespace, for objects that cannot be dry-run yet (their
 // namespace or CRD does not exist before the apply).
 func (a *Applier) allowed(ctx context.Context, verb string, gvr schema.GroupVersionResource, namespace string) (bool, string, error) {
+	// Objects of one kind in one namespace share the answer: ask once.
+	v, _ := a.access.LoadOrStore(accessKey{verb, gvr, namespace}, &accessAnswer{})
+	ans := v.(*accessAnswer)
+	ans.once.Do(func() { ans.ok, ans.reason, ans.err = a.askAllowed(ctx, verb, gvr, namespace) })
+	return ans.ok, ans.reason, ans.err
+}
+
+// accessKey and accessAnswer memoise access reviews for one apply.
+type accessKey struct {
+	verb      string
+	gvr       schema.GroupVersionResource
+	namespace string
+}
+
+type accessAnswer struct {
+	once   sync.Once
+	ok     bool
+	reason string
+	err    error
+}
+
+func (a *Applier) askAllowed(ctx context.Context, verb string, gvr schema.GroupVersionResource, namespace string) (bool, string, error) {
 	review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
 		ResourceAttributes: &authorizationv1.ResourceAttributes{
 			Verb: verb, Group: gvr.Group, Resource: gvr.Resource, Namespace: namespace,

@@ -118,3 +118,19 @@ metadata: {name: f, namespace: x}
 		t.Errorf("encode is not stable:\n%s\n---\n%s", a.String(), b.String())
 	}
 }
+
+func TestPhasesFollowTheSortOrder(t *testing.T) {
+	prev := 0
+	for _, kind := range append(append([]string{}, kindOrder...), "Foo") {
+		p := Phase(kind)
+		if p < prev {
+			t.Errorf("kind %s has phase %d after phase %d: phases must not go back in the apply order", kind, p, prev)
+		}
+		prev = p
+	}
+	for kind, want := range map[string]int{"Namespace": 0, "CustomResourceDefinition": 0, "ServiceAccount": 1, "ConfigMap": 1, "Service": 1, "Deployment": 2, "HorizontalPodAutoscaler": 2, "CronJob": 2, "Ingress": 3, "ValidatingWebhookConfiguration": 3, "Foo": 3} {
+		if got := Phase(kind); got != want {
+			t.Errorf("Phase(%s) = %d, want %d", kind, got, want)
+		}
+	}
+}

@@ -66,6 +66,24 @@ func Rank(kind string) int {
 	return len(kindOrder)
 }
 
+// Phase groups the apply order into the steps that must follow each other:
+// 0 Namespaces and CRDs; 1 what workloads use (accounts, config, RBAC,
+// policies, Services); 2 the workloads and their autoscalers; 3 the rest
+// (Ingresses, API services, webhooks, custom resources). Objects of one
+// phase do not depend on each other and can be applied together.
+func Phase(kind string) int {
+	r := Rank(kind)
+	switch {
+	case r <= kindRank["CustomResourceDefinition"]:
+		return 0
+	case r < kindRank["DaemonSet"]:
+		return 1
+	case r <= kindRank["CronJob"]:
+		return 2
+	}
+	return 3
+}
+
 // Sort orders objects deterministically: by kind rank, then group, kind,
 // namespace and name.
 func Sort(objs []Object) {
