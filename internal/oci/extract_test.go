@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/skiff-dev/skiff/internal/testenv"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -137,9 +138,7 @@ func sandboxDirs(t *testing.T) (root, outside string, check func()) {
 
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to set owners and create device nodes")
-	}
+	testenv.RequireRoot(t, "extraction sets owners and creates device nodes")
 }
 
 func TestExtract(t *testing.T) {

@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"context"
+	"github.com/skiff-dev/skiff/internal/testenv"
 	"os/exec"
 	"strings"
 	"testing"
@@ -24,10 +25,7 @@ var parityDirs = []string{
 // kubectlKustomize is the reference render: `kubectl kustomize DIR`.
 func kubectlKustomize(t *testing.T, dir string) map[string]map[string]any {
 	t.Helper()
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		t.Skip("kubectl is not installed: the kustomize parity test needs it as the reference")
-	}
+	kubectl := testenv.RequireCommand(t, "kubectl") // the reference render
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command(kubectl, "kustomize", dir)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -407,6 +407,9 @@ func TestReproducible(t *testing.T) {
 		}
 		digests = append(digests, d)
 		os.Chtimes(filepath.Join(dir, "app.txt"), time.Now(), time.Now()) // a fresh checkout
+		// Not a wait: the second build must run in a later second of the
+		// wall clock, whose times land in files its RUN steps write and
+		// cannot be injected; --reproducible must neutralise them.
 		time.Sleep(1100 * time.Millisecond)
 	}
 	if digests[0] != digests[1] {

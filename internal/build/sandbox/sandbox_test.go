@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/skiff-dev/skiff/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,13 +23,8 @@ func TestMain(m *testing.M) {
 // busyboxRoot makes a root filesystem with a static busybox, or skips.
 func busyboxRoot(t *testing.T) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("sandboxes need root")
-	}
-	bb, err := exec.LookPath("busybox")
-	if err != nil {
-		t.Skip("busybox-static not installed")
-	}
+	testenv.RequireRoot(t, "sandboxes use namespaces and mounts")
+	bb := testenv.RequireCommand(t, "busybox")
 	root := t.TempDir()
 	for _, d := range []string{"bin", "etc", "tmp", "proc", "dev"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
