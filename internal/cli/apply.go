@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -58,7 +57,7 @@ type deploySettings struct {
 // works on plain manifests without any (the application is then named after
 // the working directory).
 func (g *globalOptions) loadDeploySettings(cmd *cobra.Command) (deploySettings, error) {
-	if g.Filename == "" && !hasConfigFile() {
+	if !g.hasConfig() {
 		wd, err := os.Getwd()
 		if err != nil {
 			return deploySettings{}, err
@@ -140,8 +139,8 @@ func (f *applyFlags) validate() error {
 	if _, err := apply.ParseFailurePolicy(f.OnFailure); err != nil {
 		return usageError("--on-failure: %v", err)
 	}
-	if f.Output != "text" && f.Output != "json" {
-		return usageError("--output %q: use text or json", f.Output)
+	if err := checkOutput(f.Output, "text", "json"); err != nil {
+		return err
 	}
 	if f.HistoryMax < 0 {
 		return usageError("--history-max %d: use 0 (keep all) or more", f.HistoryMax)
@@ -245,9 +244,7 @@ func (g *globalOptions) runApply(cmd *cobra.Command, f *applyFlags, settings dep
 
 func printApplyResult(w io.Writer, format string, opts apply.Options, res *apply.Result) error {
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(resultJSON(opts, res))
+		return writeJSON(w, resultJSON(opts, res))
 	}
 	printChanges(w, res.Changes)
 	if res.Revision > 0 {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -26,8 +25,8 @@ func newDeleteCmd(g *globalOptions) *cobra.Command {
 			"applied there is not an error.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "text" && output != "json" {
-				return usageError("--output %q: use text or json", output)
+			if err := checkOutput(output, "text", "json"); err != nil {
+				return err
 			}
 			settings, err := g.loadDeploySettings(cmd)
 			if err != nil {
@@ -56,9 +55,7 @@ func newDeleteCmd(g *globalOptions) *cobra.Command {
 			})
 			prog.event(apply.Event{Type: apply.EventPhase})
 			if output == "json" {
-				enc := json.NewEncoder(g.streams.Out)
-				enc.SetIndent("", "  ")
-				if jerr := enc.Encode(map[string]any{"app": app, "namespace": ns, "changes": changesJSON(changes)}); jerr != nil && err == nil {
+				if jerr := writeJSON(g.streams.Out, map[string]any{"app": app, "namespace": ns, "changes": changesJSON(changes)}); jerr != nil && err == nil {
 					err = jerr
 				}
 				return err

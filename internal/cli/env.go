@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/skiff-dev/skiff/internal/config"
@@ -42,6 +43,13 @@ func (g *globalOptions) loadEnvironment(cmd *cobra.Command, name string) (*confi
 	if err != nil {
 		return nil, nil, err
 	}
+	return g.withEnvironmentProfiles(cmd, p, name)
+}
+
+// withEnvironmentProfiles returns environment name of p and the project
+// with its profiles activated: p itself when the environment has none,
+// else p loaded again with them.
+func (g *globalOptions) withEnvironmentProfiles(cmd *cobra.Command, p *config.Project, name string) (*config.Project, *config.Environment, error) {
 	e, err := p.Environment(name)
 	if err != nil {
 		return nil, nil, err
@@ -57,6 +65,12 @@ func (g *globalOptions) loadEnvironment(cmd *cobra.Command, name string) (*confi
 	}
 	e, err = p.Environment(name)
 	return p, e, err
+}
+
+// resolveTarget expands environment e's templates for app and ref, with the
+// current user and environment variables.
+func resolveTarget(app string, e *config.Environment, ref env.Ref) (*env.Target, error) {
+	return env.Resolve(app, *e, ref, actor(), config.Environ(), time.Now())
 }
 
 // loadOptions are the configuration load options the global flags give.

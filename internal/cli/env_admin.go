@@ -3,9 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"time"
 
-	"github.com/skiff-dev/skiff/internal/config"
 	"github.com/skiff-dev/skiff/internal/env"
 	"github.com/skiff-dev/skiff/internal/manifest"
 	"github.com/skiff-dev/skiff/internal/render"
@@ -35,7 +33,7 @@ func newEnvProtectCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(g.streams.Out, "ValidatingAdmissionPolicy %s installed\n", env.PolicyName)
-			if g.Filename == "" && !hasConfigFile() {
+			if !g.hasConfig() {
 				return nil
 			}
 			p, err := g.loadProject(cmd)
@@ -46,7 +44,7 @@ func newEnvProtectCmd(g *globalOptions) *cobra.Command {
 				if !e.ImmutableNamespace || e.Dynamic {
 					continue
 				}
-				t, err := env.Resolve(p.Name(), e, env.Ref{}, actor(), config.Environ(), time.Now())
+				t, err := resolveTarget(p.Name(), &e, env.Ref{})
 				if err != nil {
 					return err
 				}

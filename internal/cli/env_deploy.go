@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/skiff-dev/skiff/internal/apply"
+	"github.com/skiff-dev/skiff/internal/artifact"
 	"github.com/skiff-dev/skiff/internal/config"
 	"github.com/skiff-dev/skiff/internal/env"
 	"github.com/skiff-dev/skiff/internal/manifest"
@@ -88,7 +88,7 @@ func (g *globalOptions) runEnvDeploy(cmd *cobra.Command, f *envDeployFlags, name
 		}
 		ref = env.Ref{Name: rel.Metadata.Tag, Tag: true, Commit: rel.Metadata.Commit, MergeRequest: ref.MergeRequest}
 	}
-	t, err := env.Resolve(app, *e, ref, actor(), config.Environ(), time.Now())
+	t, err := resolveTarget(app, e, ref)
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,14 @@ func (g *globalOptions) runEnvDeploy(cmd *cobra.Command, f *envDeployFlags, name
 		}
 		fmt.Fprintf(g.streams.Err, "release %s: %d objects for %s, verified\n", rel.Ref, len(objs), e.Name)
 	} else {
-		if objs, err = g.renderForEnvironment(ctx, p, &f.render, t.Namespace); err != nil {
+		if f.render.BuildArtifacts == "" && len(f.render.Images) == 0 && len(p.Artifacts()) > 0 && f.render.DigestSource != string(render.DigestNone) {
+			return fmt.Errorf("no builds given: pass -a FILE (from skiff build --file-output), -i NAME=REF, or --release")
+		}
+		builds, err := g.readBuilds(&f.render)
+		if err != nil {
+			return err
+		}
+		if objs, err = g.renderForEnvironment(ctx, p, builds, f.render.DigestSource, t.Namespace); err != nil {
 			return err
 		}
 	}
@@ -163,16 +170,14 @@ func (g *globalOptions) runEnvDeploy(cmd *cobra.Command, f *envDeployFlags, name
 	return nil
 }
 
-// renderForEnvironment renders the project's manifests into namespace.
-func (g *globalOptions) renderForEnvironment(ctx context.Context, p *config.Project, rf *renderFlags, namespace string) ([]manifest.Object, error) {
-	if rf.BuildArtifacts == "" && len(rf.Images) == 0 && len(p.Artifacts()) > 0 && rf.DigestSource != string(render.DigestNone) {
-		return nil, fmt.Errorf("no builds given: pass -a FILE (from skiff build --file-output), -i NAME=REF, or --release")
-	}
-	ropts, err := g.renderOptionsFor(p, rf)
+// renderForEnvironment renders the project's manifests with builds into
+// namespace, without contacting the cluster.
+func (g *globalOptions) renderForEnvironment(ctx context.Context, p *config.Project, builds []artifact.Build, digestSource, namespace string) ([]manifest.Object, error) {
+	ropts, err := g.renderOptionsFor(p, &renderFlags{DigestSource: digestSource, Offline: true})
 	if err != nil {
 		return nil, err
 	}
-	ropts.Namespace = namespace
+	ropts.Builds, ropts.Namespace = builds, namespace
 	res, err := render.Render(ctx, ropts)
 	if err != nil {
 		return nil, err

@@ -2,10 +2,8 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
-	"time"
 
 	"github.com/skiff-dev/skiff/internal/apply"
 	"github.com/skiff-dev/skiff/internal/config"
@@ -24,7 +22,7 @@ func (g *globalOptions) envNamespace(cmd *cobra.Command, name, refFlag string) (
 	if e.Dynamic {
 		ref = resolveRef(refFlag, "")
 	}
-	t, err := env.Resolve(p.Name(), *e, ref, actor(), config.Environ(), time.Now())
+	t, err := resolveTarget(p.Name(), e, ref)
 	return p, e, t, err
 }
 
@@ -35,8 +33,8 @@ func newEnvHistoryCmd(g *globalOptions) *cobra.Command {
 		Short: "Show the revisions deployed to an environment",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "table" && output != "json" {
-				return usageError("--output %q: use table or json", output)
+			if err := checkOutput(output, "table", "json"); err != nil {
+				return err
 			}
 			p, e, t, err := g.envNamespace(cmd, args[0], ref)
 			if err != nil {
@@ -51,12 +49,10 @@ func newEnvHistoryCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			if output == "json" {
-				enc := json.NewEncoder(g.streams.Out)
-				enc.SetIndent("", "  ")
 				if recs == nil {
 					recs = []apply.Record{}
 				}
-				return enc.Encode(recs)
+				return writeJSON(g.streams.Out, recs)
 			}
 			if len(recs) == 0 {
 				fmt.Fprintf(g.streams.Err, "environment %s (namespace %s): nothing deployed yet\n", e.Name, t.Namespace)

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -45,8 +44,8 @@ func newEnvListCmd(g *globalOptions) *cobra.Command {
 			"kstatus of the inventory's objects) and expiry.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "table" && output != "json" {
-				return usageError("--output %q: use table or json", output)
+			if err := checkOutput(output, "table", "json"); err != nil {
+				return err
 			}
 			p, err := g.loadProject(cmd)
 			if err != nil {
@@ -57,9 +56,7 @@ func newEnvListCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			if output == "json" {
-				enc := json.NewEncoder(g.streams.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
+				return writeJSON(g.streams.Out, rows)
 			}
 			printEnvRows(g, rows)
 			return nil
@@ -71,9 +68,22 @@ func newEnvListCmd(g *globalOptions) *cobra.Command {
 
 // clusterClients are the clients env commands read the cluster with.
 type clusterClients struct {
-	config *rest.Config
-	kube   kubernetes.Interface
-	dyn    dynamic.Interface
+	config  *rest.Config
+	applier *apply.Applier // made on first use
+	kube    kubernetes.Interface
+	dyn     dynamic.Interface
+}
+
+// applierFor is the clients' Applier, made once.
+func (c *clusterClients) applierFor() (*apply.Applier, error) {
+	if c.applier == nil {
+		a, err := apply.New(c.config)
+		if err != nil {
+			return nil, err
+		}
+		c.applier = a
+	}
+	return c.applier, nil
 }
 
 func (g *globalOptions) clients(e *config.Environment) (*clusterClients, error) {
@@ -96,9 +106,24 @@ func (g *globalOptions) environmentRows(ctx context.Context, p *config.Project) 
 	app := p.Name()
 	var rows []envRow
 	seen := map[string]bool{}
+	// Environments on the same cluster as the same identity share clients
+	// (and their discovery).
+	cache := map[string]*clusterClients{}
+	clients := func(e *config.Environment) (*clusterClients, error) {
+		key := ""
+		if e != nil {
+			key = fmt.Sprintf("%s|%s|%v", e.KubeContext, e.As, e.AsGroups)
+		}
+		if c, ok := cache[key]; ok {
+			return c, nil
+		}
+		c, err := g.clients(e)
+		cache[key] = c
+		return c, err
+	}
 	for i := range p.Environments() {
 		e := &p.Environments()[i]
-		c, err := g.clients(e)
+		c, err := clients(e)
 		if err != nil {
 			return nil, err
 		}
@@ -116,7 +141,7 @@ func (g *globalOptions) environmentRows(ctx context.Context, p *config.Project) 
 			}
 			continue
 		}
-		t, err := env.Resolve(app, *e, env.Ref{}, actor(), config.Environ(), time.Now())
+		t, err := resolveTarget(app, e, env.Ref{})
 		if err != nil {
 			return nil, err
 		}
@@ -132,7 +157,7 @@ func (g *globalOptions) environmentRows(ctx context.Context, p *config.Project) 
 		rows = append(rows, g.envRow(ctx, c, app, e, t.Namespace, nsp))
 	}
 	// Live namespaces of environments no longer configured.
-	c, err := g.clients(nil)
+	c, err := clients(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +204,7 @@ func (g *globalOptions) envRow(ctx context.Context, c *clusterClients, app strin
 		row.DeployedAt = &at
 		row.DeployedBy = firstNonEmpty(last.Actor, last.KubeUser)
 	}
-	applier, err := apply.New(c.config)
+	applier, err := c.applierFor()
 	if err != nil {
 		row.Health = "unknown: " + oneLine(err.Error())
 		return row

@@ -39,7 +39,7 @@ func (g *globalOptions) runEnvStop(cmd *cobra.Command, name, refFlag, app string
 	}
 	var e *config.Environment
 	var namespace string
-	if g.Filename != "" || hasConfigFile() {
+	if g.hasConfig() {
 		p, err := g.loadProject(cmd)
 		if err != nil {
 			return err
@@ -53,7 +53,7 @@ func (g *globalOptions) runEnvStop(cmd *cobra.Command, name, refFlag, app string
 		if app == "" {
 			app = p.Name()
 		}
-		t, err := env.Resolve(app, *e, ref, actor(), config.Environ(), time.Now())
+		t, err := resolveTarget(app, e, ref)
 		if err != nil {
 			return err
 		}
@@ -132,7 +132,7 @@ func newEnvGCCmd(g *globalOptions) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			protected := map[string]bool{}
-			if g.Filename != "" || hasConfigFile() {
+			if g.hasConfig() {
 				p, err := g.loadProject(cmd)
 				if err != nil {
 					return err

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -76,8 +75,8 @@ func runPipeline(cmd *cobra.Command, g *globalOptions, o pipelineRunOptions) err
 	if err != nil {
 		return usageError("--event: %v", err)
 	}
-	if o.output != "table" && o.output != "json" {
-		return usageError("--output: %q is not table or json", o.output)
+	if err := checkOutput(o.output, "table", "json"); err != nil {
+		return err
 	}
 	p, err := g.loadProject(cmd)
 	if err != nil {
@@ -122,9 +121,7 @@ func runPipeline(cmd *cobra.Command, g *globalOptions, o pipelineRunOptions) err
 		return err
 	}
 	if o.output == "json" {
-		enc := json.NewEncoder(g.streams.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
+		if err := writeJSON(g.streams.Out, res); err != nil {
 			return err
 		}
 	} else {

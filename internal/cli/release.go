@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -73,7 +72,7 @@ func newReleaseCreateCmd(g *globalOptions) *cobra.Command {
 				if e.Dynamic {
 					continue
 				}
-				data, ns, err := g.renderEnvironmentBytes(cmd, e.Name, artifacts)
+				data, ns, err := g.renderEnvironmentBytes(cmd, p, e.Name, builds)
 				if err != nil {
 					return fmt.Errorf("environment %s: %w", e.Name, err)
 				}
@@ -112,18 +111,22 @@ func newReleaseCreateCmd(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-// renderEnvironmentBytes renders environment name with its profiles into
-// its namespace and returns the YAML and the namespace.
-func (g *globalOptions) renderEnvironmentBytes(cmd *cobra.Command, name, artifacts string) ([]byte, string, error) {
-	p, e, err := g.loadEnvironment(cmd, name)
+// renderEnvironmentBytes renders environment name of p with its profiles
+// into its namespace and returns the YAML and the namespace.
+func (g *globalOptions) renderEnvironmentBytes(cmd *cobra.Command, p *config.Project, name string, builds *artifact.File) ([]byte, string, error) {
+	p, e, err := g.withEnvironmentProfiles(cmd, p, name)
 	if err != nil {
 		return nil, "", err
 	}
-	t, err := env.Resolve(p.Name(), *e, env.Ref{}, actor(), config.Environ(), time.Now())
+	t, err := resolveTarget(p.Name(), e, env.Ref{})
 	if err != nil {
 		return nil, "", err
 	}
-	objs, err := g.renderForEnvironment(cmd.Context(), p, &renderFlags{BuildArtifacts: artifacts, Offline: true}, t.Namespace)
+	var bs []artifact.Build
+	if builds != nil {
+		bs = builds.Builds
+	}
+	objs, err := g.renderForEnvironment(cmd.Context(), p, bs, "", t.Namespace)
 	if err != nil {
 		return nil, "", err
 	}
@@ -141,12 +144,12 @@ func newReleaseShowCmd(g *globalOptions) *cobra.Command {
 		Short: "Show a release: metadata, environments, images and changelog",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "text" && output != "json" {
-				return usageError("--output %q: use text or json", output)
+			if err := checkOutput(output, "text", "json"); err != nil {
+				return err
 			}
 			var p *config.Project
 			app := ""
-			if g.Filename != "" || hasConfigFile() {
+			if g.hasConfig() {
 				var err error
 				if p, err = g.loadProject(cmd); err != nil {
 					return err
@@ -162,9 +165,7 @@ func newReleaseShowCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			if output == "json" {
-				enc := json.NewEncoder(g.streams.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(struct {
+				return writeJSON(g.streams.Out, struct {
 					Ref string `json:"ref"`
 					release.Metadata
 					Changelog string `json:"changelog"`
@@ -196,8 +197,8 @@ func newReleaseListCmd(g *globalOptions) *cobra.Command {
 		Short: "List the application's releases, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "table" && output != "json" {
-				return usageError("--output %q: use table or json", output)
+			if err := checkOutput(output, "table", "json"); err != nil {
+				return err
 			}
 			p, err := g.loadProject(cmd)
 			if err != nil {
@@ -220,9 +221,7 @@ func newReleaseListCmd(g *globalOptions) *cobra.Command {
 				for _, r := range rels {
 					items = append(items, item{r.Ref.String(), r.Metadata})
 				}
-				enc := json.NewEncoder(g.streams.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(items)
+				return writeJSON(g.streams.Out, items)
 			}
 			w := tabwriter.NewWriter(g.streams.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "TAG\tCREATED\tCOMMIT\tENVIRONMENTS\tDIGEST")

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"runtime"
 
@@ -31,9 +30,7 @@ func newVersionCmd(g *globalOptions) *cobra.Command {
 			case "", "text":
 				fmt.Fprintln(g.streams.Out, info.Version)
 			case "json":
-				enc := json.NewEncoder(g.streams.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(info)
+				return writeJSON(g.streams.Out, info)
 			default:
 				return usageError("--output: unknown format %q (use text or json)", output)
 			}

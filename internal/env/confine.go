@@ -25,52 +25,21 @@ func ConfinementPolicy(app, environment string, subjects []rbacv1.Subject) []*un
 		return fmt.Sprintf("(%[1]s != null && has(%[1]s.metadata.labels) && '%[2]s' in %[1]s.metadata.labels && %[1]s.metadata.labels['%[2]s'] == %[3]s && '%[4]s' in %[1]s.metadata.labels && %[1]s.metadata.labels['%[4]s'] == %[5]s)",
 			obj, LabelApp, celString(app), LabelEnvironment, celString(environment))
 	}
-	policy := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "admissionregistration.k8s.io/v1",
-		"kind":       "ValidatingAdmissionPolicy",
-		"metadata": map[string]any{
-			"name":   name,
-			"labels": map[string]any{LabelManagedBy: ManagedByValue, LabelApp: app, LabelEnvironment: environment},
+	labels := map[string]any{LabelManagedBy: ManagedByValue, LabelApp: app, LabelEnvironment: environment}
+	return admissionPolicy(name, labels,
+		map[string]any{
+			"apiGroups":   []any{"*"},
+			"apiVersions": []any{"*"},
+			"operations":  []any{"CREATE", "UPDATE", "DELETE"},
+			"resources":   []any{"*/*"},
 		},
-		"spec": map[string]any{
-			"failurePolicy": "Fail",
-			"matchConstraints": map[string]any{
-				"resourceRules": []any{map[string]any{
-					"apiGroups":   []any{"*"},
-					"apiVersions": []any{"*"},
-					"operations":  []any{"CREATE", "UPDATE", "DELETE"},
-					"resources":   []any{"*/*"},
-				}},
-			},
-			"matchConditions": []any{map[string]any{
-				"name":       "is-the-deployer",
-				"expression": subjectCondition(subjects),
-			}},
-			"validations": []any{
-				map[string]any{
-					"expression": "request.resource.resource == 'namespaces' || request.namespace == '' || " + labelled("namespaceObject"),
-					"message":    fmt.Sprintf("the %s deployer of %s may only write in namespaces of that environment", environment, app),
-					"reason":     "Forbidden",
-				},
-				map[string]any{
-					"expression": "request.resource.resource != 'namespaces' || (request.operation == 'CREATE' ? " + labelled("object") +
-						" : " + labelled("oldObject") + " && (request.operation != 'UPDATE' || " + labelled("object") + "))",
-					"message": fmt.Sprintf("the %s deployer of %s may only create, change or delete namespaces of that environment", environment, app),
-					"reason":  "Forbidden",
-				},
-			},
-		},
-	}}
-	binding := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "admissionregistration.k8s.io/v1",
-		"kind":       "ValidatingAdmissionPolicyBinding",
-		"metadata": map[string]any{
-			"name":   name,
-			"labels": map[string]any{LabelManagedBy: ManagedByValue, LabelApp: app, LabelEnvironment: environment},
-		},
-		"spec": map[string]any{"policyName": name, "validationActions": []any{"Deny"}},
-	}}
-	return []*unstructured.Unstructured{policy, binding}
+		map[string]any{"name": "is-the-deployer", "expression": subjectCondition(subjects)},
+		validation("request.resource.resource == 'namespaces' || request.namespace == '' || "+labelled("namespaceObject"),
+			fmt.Sprintf("the %s deployer of %s may only write in namespaces of that environment", environment, app)),
+		validation("request.resource.resource != 'namespaces' || (request.operation == 'CREATE' ? "+labelled("object")+
+			" : "+labelled("oldObject")+" && (request.operation != 'UPDATE' || "+labelled("object")+"))",
+			fmt.Sprintf("the %s deployer of %s may only create, change or delete namespaces of that environment", environment, app)),
+	)
 }
 
 // subjectCondition is a CEL expression true for requests made by one of

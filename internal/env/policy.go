@@ -18,56 +18,52 @@ func immutableLabelled(obj string) string {
 // that make the API server refuse to delete a namespace labelled
 // skiff.dev/immutable=true, and to remove or change that label.
 func ImmutabilityPolicy() []*unstructured.Unstructured {
+	return admissionPolicy(PolicyName, map[string]any{LabelManagedBy: ManagedByValue},
+		map[string]any{
+			"apiGroups":   []any{""},
+			"apiVersions": []any{"v1"},
+			"operations":  []any{"DELETE", "UPDATE"},
+			"resources":   []any{"namespaces"},
+		},
+		// Only namespaces that are immutable before the request are
+		// concerned; everything else is left alone.
+		map[string]any{"name": "was-immutable", "expression": "oldObject != null && " + immutableLabelled("oldObject")},
+		validation("request.operation != 'DELETE'",
+			"namespace is immutable ("+LabelImmutable+"=true): it cannot be deleted"),
+		validation("request.operation != 'UPDATE' || ("+immutableLabelled("object")+")",
+			"namespace is immutable: the "+LabelImmutable+"=true label cannot be removed or changed"),
+	)
+}
+
+// admissionPolicy returns a ValidatingAdmissionPolicy (failure policy Fail)
+// with one resource rule, one match condition and its validations, and the
+// binding that makes it deny.
+func admissionPolicy(name string, labels, rule, condition map[string]any, validations ...any) []*unstructured.Unstructured {
+	meta := func() map[string]any { return map[string]any{"name": name, "labels": labels} }
 	policy := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "admissionregistration.k8s.io/v1",
 		"kind":       "ValidatingAdmissionPolicy",
-		"metadata": map[string]any{
-			"name":   PolicyName,
-			"labels": map[string]any{LabelManagedBy: ManagedByValue},
-		},
+		"metadata":   meta(),
 		"spec": map[string]any{
-			"failurePolicy": "Fail",
-			"matchConstraints": map[string]any{
-				"resourceRules": []any{map[string]any{
-					"apiGroups":   []any{""},
-					"apiVersions": []any{"v1"},
-					"operations":  []any{"DELETE", "UPDATE"},
-					"resources":   []any{"namespaces"},
-				}},
-			},
-			// Only namespaces that are immutable before the request are
-			// concerned; everything else is left alone.
-			"matchConditions": []any{map[string]any{
-				"name":       "was-immutable",
-				"expression": "oldObject != null && " + immutableLabelled("oldObject"),
-			}},
-			"validations": []any{
-				map[string]any{
-					"expression": "request.operation != 'DELETE'",
-					"message":    "namespace is immutable (" + LabelImmutable + "=true): it cannot be deleted",
-					"reason":     "Forbidden",
-				},
-				map[string]any{
-					"expression": "request.operation != 'UPDATE' || (" + immutableLabelled("object") + ")",
-					"message":    "namespace is immutable: the " + LabelImmutable + "=true label cannot be removed or changed",
-					"reason":     "Forbidden",
-				},
-			},
+			"failurePolicy":    "Fail",
+			"matchConstraints": map[string]any{"resourceRules": []any{rule}},
+			"matchConditions":  []any{condition},
+			"validations":      validations,
 		},
 	}}
 	binding := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "admissionregistration.k8s.io/v1",
 		"kind":       "ValidatingAdmissionPolicyBinding",
-		"metadata": map[string]any{
-			"name":   PolicyName,
-			"labels": map[string]any{LabelManagedBy: ManagedByValue},
-		},
-		"spec": map[string]any{
-			"policyName":        PolicyName,
-			"validationActions": []any{"Deny"},
-		},
+		"metadata":   meta(),
+		"spec":       map[string]any{"policyName": name, "validationActions": []any{"Deny"}},
 	}}
 	return []*unstructured.Unstructured{policy, binding}
+}
+
+// validation is one CEL rule of a policy; a false expression forbids the
+// request with message.
+func validation(expression, message string) map[string]any {
+	return map[string]any{"expression": expression, "message": message, "reason": "Forbidden"}
 }
 
 func policyGVR(kind string) schema.GroupVersionResource {
