@@ -1,10 +1,9 @@
 package cli
 
 import (
-	"os"
+	"github.com/skiff-dev/skiff/internal/pipeline/pipelinetest"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -49,29 +48,9 @@ func TestPipelineRunOnSandbox(t *testing.T) {
 func copyExample(t *testing.T) (string, string) {
 	t.Helper()
 	_, app := envProject(t, "")
-	src, dst := filepath.Join("..", "..", "examples", "myapp"), t.TempDir()
-	rename := strings.NewReplacer("name: myapp", "name: "+app, "namespace: myapp", "namespace: "+app, "--app myapp", "--app "+app)
-	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
-		rel, _ := filepath.Rel(src, path)
-		switch {
-		case err != nil:
-			return err
-		case d.IsDir() && rel == ".skiff":
-			return filepath.SkipDir
-		case d.IsDir():
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		data, err := os.ReadFile(path)
-		if err == nil && (rel == "skiff.yaml" || rel == ".gitlab-ci.yml") {
-			data = []byte(rename.Replace(string(data)))
-		}
-		if err == nil {
-			err = os.WriteFile(filepath.Join(dst, rel), data, 0o644)
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := pipelinetest.ExampleFiles(t, filepath.Join("..", "..", "examples", "myapp"))
+	pipelinetest.RenameApp(files, app)
+	dst := t.TempDir()
+	pipelinetest.WriteFiles(t, dst, files)
 	return dst, app
 }

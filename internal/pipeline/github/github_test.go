@@ -2,6 +2,7 @@ package github
 
 import (
 	"flag"
+	"github.com/skiff-dev/skiff/internal/pipeline/pipelinetest"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,7 +11,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rhysd/actionlint"
-	"github.com/skiff-dev/skiff/internal/config"
 	"github.com/skiff-dev/skiff/internal/pipeline"
 	"gopkg.in/yaml.v3"
 )
@@ -25,18 +25,7 @@ var projects = []struct{ name, dir string }{
 
 func generate(t *testing.T, dir string) []pipeline.File {
 	t.Helper()
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := config.Load(config.LoadOptions{WorkDir: abs, Activation: config.ActivationContext{Env: map[string]string{}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := pipeline.FromProject(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, g := pipelinetest.Graph(t, dir)
 	files, err := Generate(g, Options{Source: p.File})
 	if err != nil {
 		t.Fatal(err)

@@ -3,14 +3,12 @@ package gitlab
 import (
 	"bytes"
 	"flag"
+	"github.com/skiff-dev/skiff/internal/pipeline/pipelinetest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/skiff-dev/skiff/internal/config"
-	"github.com/skiff-dev/skiff/internal/pipeline"
 	"gopkg.in/yaml.v3"
 )
 
@@ -28,18 +26,7 @@ var projects = []struct {
 
 func generate(t *testing.T, dir string) []byte {
 	t.Helper()
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := config.Load(config.LoadOptions{WorkDir: abs, Activation: config.ActivationContext{Env: map[string]string{}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := pipeline.FromProject(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, g := pipelinetest.Graph(t, dir)
 	out, err := Generate(g, Options{Source: p.File})
 	if err != nil {
 		t.Fatal(err)

@@ -3,10 +3,9 @@ package gitlab
 import (
 	"context"
 	"fmt"
+	"github.com/skiff-dev/skiff/internal/pipeline/pipelinetest"
 	"math/rand/v2"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -88,22 +87,10 @@ func TestGitLabCILocalPipelinesOnSandbox(t *testing.T) {
 // namespaces are the test's own), with its .gitlab-ci.yml regenerated.
 func sandboxExampleRepo(t *testing.T, skiff, app string) string {
 	t.Helper()
-	rename := strings.NewReplacer("name: myapp", "name: "+app, "namespace: myapp", "namespace: "+app)
-	files := exampleFiles(t, func(rel string, data []byte) []byte {
-		if rel == "skiff.yaml" {
-			return []byte(rename.Replace(string(data)))
-		}
-		return data
-	})
+	files := pipelinetest.ExampleFiles(t, projects[0].dir)
+	pipelinetest.RenameApp(files, app)
 	dir := t.TempDir()
-	for rel, data := range files {
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, rel)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, rel), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pipelinetest.WriteFiles(t, dir, files)
 	gen := exec.Command(skiff, "ci", "gitlab")
 	gen.Dir = dir
 	out, err := gen.Output()

@@ -2,6 +2,7 @@ package gitlab
 
 import (
 	"encoding/json"
+	"github.com/skiff-dev/skiff/internal/pipeline/pipelinetest"
 	"maps"
 	"os"
 	"os/exec"
@@ -287,37 +288,7 @@ func gitlabCILocal(t *testing.T, repo string, args ...string) string {
 // .gitlab-ci.yml is checked to be current by TestGolden.
 func exampleRepo(t *testing.T) string {
 	t.Helper()
-	return newRepo(t, exampleFiles(t, nil))
-}
-
-// exampleFiles reads examples/myapp (without .skiff), passing each file
-// through edit when it is set.
-func exampleFiles(t *testing.T, edit func(rel string, data []byte) []byte) map[string][]byte {
-	t.Helper()
-	files := map[string][]byte{}
-	src := projects[0].dir
-	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		if d.IsDir() {
-			if rel == ".skiff" {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		data, err := os.ReadFile(path)
-		if edit != nil {
-			data = edit(rel, data)
-		}
-		files[rel] = data
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
+	return newRepo(t, pipelinetest.ExampleFiles(t, projects[0].dir))
 }
 
 // newRepo creates a git repository on branch main with files committed and

@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"fmt"
+	"github.com/skiff-dev/skiff/internal/pipeline/pipelinetest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/skiff-dev/skiff/internal/config"
 	"github.com/skiff-dev/skiff/internal/pipeline"
 )
 
@@ -63,18 +63,7 @@ func succeed(_ context.Context, line string, c Cmd) error {
 
 func exampleGraph(t *testing.T) *pipeline.Graph {
 	t.Helper()
-	abs, err := filepath.Abs("../../../examples/myapp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := config.Load(config.LoadOptions{WorkDir: abs, Activation: config.ActivationContext{Env: map[string]string{}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := pipeline.FromProject(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, g := pipelinetest.Graph(t, "../../../examples/myapp")
 	return g
 }
 
