@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/skiff-dev/skiff/internal/apply"
 	"github.com/skiff-dev/skiff/internal/artifact"
@@ -213,9 +214,28 @@ func (g *globalOptions) bindDeployer(ctx context.Context, client kubernetes.Inte
 		subjects = append(subjects, subjectOf(review.Status.UserInfo.Username))
 	}
 	rb := env.DeployRoleBinding(app, e.Name, namespace, subjects)
-	_, err := client.RbacV1().RoleBindings(namespace).Create(ctx, rb, metav1.CreateOptions{FieldManager: "skiff"})
-	if err != nil && !apierrors.IsAlreadyExists(err) && !apierrors.IsForbidden(err) {
-		g.warn("binding %s in namespace %s: %v", role, namespace, err)
+	// The confinement policy judges by the namespace's labels, which the
+	// API server's admission cache learns a moment after the namespace is
+	// created: until then it refuses, so wait for it to know the namespace.
+	policy := env.ConfinementPolicyName(app, e.Name)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, err := client.RbacV1().RoleBindings(namespace).Create(ctx, rb, metav1.CreateOptions{FieldManager: "skiff"})
+		switch {
+		case err == nil, apierrors.IsAlreadyExists(err):
+			return
+		case apierrors.IsForbidden(err) && strings.Contains(err.Error(), policy) && time.Now().Before(deadline):
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		case apierrors.IsForbidden(err):
+			return // not allowed to bind: the deployer has its rights otherwise
+		default:
+			g.warn("binding %s in namespace %s: %v", role, namespace, err)
+			return
+		}
 	}
 }
 
