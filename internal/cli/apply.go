@@ -7,10 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/skiff-dev/skiff/internal/apply"
 	"github.com/skiff-dev/skiff/internal/config"
+	"github.com/skiff-dev/skiff/internal/gitinfo"
 	"github.com/skiff-dev/skiff/internal/manifest"
 	"github.com/spf13/cobra"
 )
@@ -162,26 +161,13 @@ func releaseInfo() apply.ReleaseInfo {
 	if r.Commit != "" {
 		return r
 	}
-	repo, err := git.PlainOpenWithOptions(".", &git.PlainOpenOptions{DetectDotGit: true})
+	repo, err := gitinfo.Open(".")
 	if err != nil {
 		return r
 	}
-	head, err := repo.Head()
-	if err != nil {
-		return r
-	}
-	r.Commit = head.Hash().String()
-	if tags, err := repo.Tags(); err == nil {
-		_ = tags.ForEach(func(ref *plumbing.Reference) error {
-			target := ref.Hash()
-			if t, err := repo.TagObject(target); err == nil {
-				target = t.Target
-			}
-			if target == head.Hash() && r.Tag == "" {
-				r.Tag = ref.Name().Short()
-			}
-			return nil
-		})
+	r.Commit, _ = repo.Commit()
+	if tags, err := repo.Tags(); err == nil && len(tags) > 0 && r.Tag == "" {
+		r.Tag = tags[0]
 	}
 	return r
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/skiff-dev/skiff/internal/artifact"
 	"github.com/skiff-dev/skiff/internal/config"
 	"github.com/skiff-dev/skiff/internal/env"
+	"github.com/skiff-dev/skiff/internal/gitinfo"
 	"github.com/skiff-dev/skiff/internal/manifest"
 	"github.com/skiff-dev/skiff/internal/release"
 	"github.com/spf13/cobra"
@@ -53,17 +54,23 @@ func newReleaseCreateCmd(g *globalOptions) *cobra.Command {
 				}
 			}
 			tag = firstNonEmpty(tag, os.Getenv("CI_COMMIT_TAG"))
-			gi, gitErr := release.ReadGit(".", tag)
-			if tag == "" && gi != nil {
-				tag = gi.HeadTag
+			gitRepo, gitErr := gitinfo.Open(".")
+			if tag == "" && gitErr == nil {
+				if tags, err := gitRepo.Tags(); err == nil && len(tags) > 0 {
+					tag = tags[0]
+				}
 			}
 			if tag == "" {
 				return usageError("no tag: pass --tag, or run on a tagged commit (CI_COMMIT_TAG)")
 			}
 			meta := release.Metadata{App: app, Tag: tag, Commit: os.Getenv("CI_COMMIT_SHA"), Created: time.Now().UTC().Truncate(time.Second)}
 			changelog := fmt.Sprintf("## %s\n", tag)
+			var gi *gitinfo.Release
 			if gitErr == nil {
-				meta.Commit, changelog = firstNonEmpty(meta.Commit, gi.Commit), gi.Changelog
+				gi, gitErr = gitRepo.ReleaseOf(tag)
+			}
+			if gitErr == nil {
+				meta.Commit, changelog = firstNonEmpty(meta.Commit, gi.Commit), gi.Changelog(tag)
 			} else {
 				g.warn("no changelog: %v", gitErr)
 			}
