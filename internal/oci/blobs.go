@@ -58,6 +58,9 @@ func OpenBlobs(dir string) (*Blobs, error) {
 	return &Blobs{dir: dir}, nil
 }
 
+// Dir is the blob directory.
+func (b *Blobs) Dir() string { return b.dir }
+
 func (b *Blobs) path(h v1.Hash) string { return filepath.Join(b.dir, h.Algorithm, h.Hex) }
 
 // Desc is what is known about a stored layer.

@@ -50,6 +50,55 @@ type ExtractOptions struct {
 	Chown *[2]int
 	// SkipOwnership leaves files owned by the current user (unprivileged use).
 	SkipOwnership bool
+	// Protect, when set, is asked about host paths before Extract writes,
+	// replaces or removes them (container mode extracts into / and must
+	// leave the container's own files alone). Entries at or below a
+	// Protected path are skipped; a directory that ContainsProtected paths
+	// is merged with, never replaced or emptied.
+	Protect func(hostPath string) Protection
+}
+
+// Protection is how Extract treats a host path (ExtractOptions.Protect).
+type Protection int
+
+const (
+	// Unprotected paths are extracted as usual.
+	Unprotected Protection = iota
+	// Protected paths, and everything below them, are left alone.
+	Protected
+	// ContainsProtected is a directory with protected paths below it.
+	ContainsProtected
+)
+
+// errProtected skips an entry that would touch a protected path.
+var errProtected = errors.New("protected path")
+
+func (x *extractor) protection(p string) Protection {
+	if x.opts.Protect == nil {
+		return Unprotected
+	}
+	return x.opts.Protect(p)
+}
+
+// removeAll removes p, or, for a directory holding protected paths,
+// everything in it that is not protected.
+func (x *extractor) removeAll(p string) error {
+	switch x.protection(p) {
+	case Protected:
+		return nil
+	case ContainsProtected:
+		ents, err := os.ReadDir(p)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if err := x.removeAll(filepath.Join(p, e.Name())); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return os.RemoveAll(p)
 }
 
 // ExtractStats counts what Extract wrote.
@@ -80,6 +129,9 @@ func Extract(ctx context.Context, r io.Reader, root string, opts ExtractOptions)
 			return stats, fmt.Errorf("reading layer: %w", err)
 		}
 		n, err := x.entry(hdr, tr)
+		if errors.Is(err, errProtected) {
+			continue
+		}
 		if err != nil {
 			return stats, fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 		}
@@ -139,6 +191,9 @@ func (x *extractor) resolveParent(rel string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if x.protection(p) == Protected {
+		return "", errProtected
+	}
 	if err := os.MkdirAll(p, 0o755); err != nil {
 		return "", err
 	}
@@ -177,6 +232,9 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) (int64, error) {
 	if !within(x.root, target) {
 		return 0, errors.New("path escapes the root")
 	}
+	if p := x.protection(target); p == Protected || (p == ContainsProtected && hdr.Typeflag != tar.TypeDir) {
+		return 0, errProtected
+	}
 	for p := path.Join(x.opts.Prefix, rel); p != "." && p != "/" && !x.created[p]; p = path.Dir(p) {
 		x.created[p] = true
 	}
@@ -186,7 +244,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) (int64, error) {
 			if target == x.root {
 				return 0, errors.New("cannot replace the root directory")
 			}
-			if err := os.RemoveAll(target); err != nil {
+			if err := x.removeAll(target); err != nil {
 				return 0, err
 			}
 		}
@@ -225,6 +283,9 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) (int64, error) {
 		src, err := securejoin.SecureJoin(x.root, path.Join(x.opts.Prefix, lrel))
 		if err != nil {
 			return 0, err
+		}
+		if x.protection(src) != Unprotected {
+			return 0, errProtected
 		}
 		if fi, err := os.Lstat(src); err != nil {
 			return 0, fmt.Errorf("hardlink target %q: %w", hdr.Linkname, err)
@@ -319,7 +380,7 @@ func (x *extractor) whiteout(rel, base string) error {
 	if !within(x.root, target) || target == x.root {
 		return errors.New("whiteout escapes the root")
 	}
-	if err := os.RemoveAll(target); err != nil {
+	if err := x.removeAll(target); err != nil {
 		return err
 	}
 	if x.opts.Whiteouts == OverlayWhiteouts {
@@ -348,6 +409,15 @@ func (x *extractor) finish() error {
 			}
 			if x.created[path.Join(dir, filepath.ToSlash(p[len(host)+1:]))] {
 				return nil
+			}
+			switch x.protection(p) {
+			case Protected:
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			case ContainsProtected:
+				return nil // look inside
 			}
 			if err := os.RemoveAll(p); err != nil {
 				return err

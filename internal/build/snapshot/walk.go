@@ -33,6 +33,13 @@ type fileState struct {
 	size, ino      int64
 	mtime, ctime   int64
 	isDir          bool
+	// link is a symlink's target and nlink the link count (in-place
+	// scans only).
+	link  string
+	nlink uint32
+	// holdsProtected marks a directory with protected paths below it
+	// (in-place scans only).
+	holdsProtected bool
 }
 
 func (w *walker) Append(l Layer) { w.pending = append(w.pending, l) }

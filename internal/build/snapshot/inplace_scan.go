@@ -1,0 +1,187 @@
+package snapshot
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"sort"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/skiff-dev/skiff/internal/oci"
+)
+
+// scanTree records the metadata of every entry below root that is not
+// protected: one fstatat per entry, no file content read.
+func scanTree(root string, prot *Protected) (map[string]fileState, error) {
+	out := make(map[string]fileState, 4096)
+	if err := scanDir(root, "", prot, out); err != nil {
+		return nil, fmt.Errorf("scanning %s: %w", root, err)
+	}
+	return out, nil
+}
+
+func scanDir(host, rel string, prot *Protected, out map[string]fileState) error {
+	fd, err := unix.Open(host, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: host, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), host)
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return err
+	}
+	prefix := host + "/"
+	if host == "/" {
+		prefix = "/"
+	}
+	var buf [4096]byte
+	for _, n := range names {
+		h := prefix + n
+		p := prot.entry(h)
+		if p == oci.Protected {
+			continue
+		}
+		var st unix.Stat_t
+		if err := unix.Fstatat(fd, n, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if err == unix.ENOENT {
+				continue // gone while scanning
+			}
+			return &os.PathError{Op: "lstat", Path: h, Err: err}
+		}
+		r := n
+		if rel != "" {
+			r = rel + "/" + n
+		}
+		s := fileState{
+			mode: st.Mode, uid: st.Uid, gid: st.Gid, size: st.Size, ino: int64(st.Ino),
+			mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano(), isDir: st.Mode&unix.S_IFMT == unix.S_IFDIR, nlink: uint32(st.Nlink),
+			holdsProtected: p == oci.ContainsProtected,
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			k, err := unix.Readlinkat(fd, n, buf[:])
+			if err != nil {
+				return &os.PathError{Op: "readlink", Path: h, Err: err}
+			}
+			s.link = string(buf[:k])
+		}
+		out[r] = s
+		if s.isDir {
+			if err := scanDir(h, r, prot, out); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sameFile reports whether an entry is unchanged as far as a layer is
+// concerned. A directory's ctime moves whenever an entry is added or
+// removed, which its mtime shows as well; a file's ctime moves on any
+// write or metadata change, which no program can set back.
+func sameFile(a, b fileState) bool {
+	if a.isDir != b.isDir || a.mode != b.mode || a.uid != b.uid || a.gid != b.gid || a.mtime != b.mtime {
+		return false
+	}
+	if a.isDir {
+		return a.ino == b.ino || a.holdsProtected
+	}
+	if a.size != b.size || a.ino != b.ino || a.link != b.link {
+		return false
+	}
+	// Removing another name of a hardlinked file moves its ctime and
+	// nothing else; overlayfs records nothing for that either.
+	return a.ctime == b.ctime || b.nlink < a.nlink
+}
+
+// emission is one tar entry of a layer: a file (or directory), a
+// whiteout of a deleted name, or the opaque marker of a directory.
+type emission struct {
+	key  string // sort key: the order a depth-first walk of sorted names gives
+	name string
+	kind emitKind
+}
+
+type emitKind int
+
+const (
+	emitEntry emitKind = iota
+	emitWhiteout
+	emitOpaque
+)
+
+func tarKey(name string) string { return strings.ReplaceAll(name, "/", "\x00") }
+
+// diffStates lists what a layer must hold for the change from before to
+// after, exactly as an overlayfs upper directory would record it: every
+// changed entry with all its parent directories, a whiteout per deleted
+// name whose parent survived, and an opaque directory for a directory that
+// replaced an entry of the same name (a new directory where a lower layer
+// deleted the name is not opaque, as in overlayfs).
+func diffStates(before, after map[string]fileState) []emission {
+	out := map[string]emission{}
+	opaque := map[string]bool{}
+	entry := func(p string) {
+		for d := p; d != "."; d = path.Dir(d) {
+			if _, ok := out[d]; ok {
+				break
+			}
+			out[d] = emission{key: tarKey(d), name: d, kind: emitEntry}
+		}
+	}
+	for p, st := range after {
+		old, ok := before[p]
+		switch {
+		case !ok:
+		case sameFile(old, st):
+			continue
+		case st.isDir && (!old.isDir || (old.ino != st.ino && !st.holdsProtected)):
+			opaque[p] = true
+		}
+		entry(p)
+	}
+	underOpaque := func(p string) bool {
+		for d := p; d != "."; d = path.Dir(d) {
+			if opaque[d] {
+				return true
+			}
+		}
+		return false
+	}
+	// An opaque directory hides everything below it in lower layers, so
+	// its whole tree is recorded (a subtree moved back in may look
+	// unchanged) and nothing below it needs a whiteout.
+	if len(opaque) > 0 {
+		for d := range opaque {
+			out[d+"/"+oci.WhiteoutOpaque] = emission{key: tarKey(d) + "\x00", name: d, kind: emitOpaque}
+		}
+		for p := range after {
+			if _, ok := out[p]; !ok && underOpaque(p) {
+				entry(p)
+			}
+		}
+	}
+	for p := range before {
+		if _, ok := after[p]; ok {
+			continue
+		}
+		parent := path.Dir(p)
+		if parent != "." {
+			if st, ok := after[parent]; !ok || !st.isDir || underOpaque(parent) {
+				continue
+			}
+		}
+		out[".wh:"+p] = emission{key: tarKey(p), name: p, kind: emitWhiteout}
+		if parent != "." {
+			entry(parent)
+		}
+	}
+	list := make([]emission, 0, len(out))
+	for _, e := range out {
+		list = append(list, e)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].key < list[j].key })
+	return list
+}
