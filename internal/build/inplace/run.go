@@ -13,6 +13,7 @@ import (
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-dev/skiff/internal/build/sandbox"
@@ -151,19 +152,9 @@ func sessionMembers(sid int) []int {
 }
 
 // ensureDir creates dir inside root (root-owned, 0755) unless it exists,
-// as the namespaced sandbox does.
+// as the namespaced sandbox does, never following a symlink out of root.
 func ensureDir(root, dir string) error {
-	p, err := securejoin.SecureJoin(root, dir)
-	if err != nil {
-		return err
-	}
-	if fi, err := os.Stat(p); err == nil {
-		if !fi.IsDir() {
-			return errors.New("not a directory")
-		}
-		return nil
-	}
-	return os.MkdirAll(p, 0o755)
+	return pathrs.MkdirAll(root, dir, 0o755)
 }
 
 // lookPath finds file in the PATH of env inside root and returns the path
