@@ -57,6 +57,10 @@ type Options struct {
 	Secrets map[string]string
 	// Snapshotter forces overlay or walk snapshots (default: auto).
 	Snapshotter snapshot.Kind
+	// Isolation is how RUN steps are confined (--isolation, default auto);
+	// Allow grants entitlements such as network.host (--allow).
+	Isolation dockerbuild.Isolation
+	Allow     dockerbuild.Entitlements
 
 	Registry *oci.Client
 	// Events receives progress; called from several goroutines, serialized.

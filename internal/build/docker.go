@@ -137,6 +137,7 @@ func (d *dockerfileBuilder) Build(ctx context.Context, a *config.Artifact, ref n
 		ContextDir: spec.contextDir, Dockerfile: spec.dockerfile, Target: spec.target, BuildArgs: args, Secrets: secrets,
 		Registry: d.opts.Registry, Store: d.store, Blobs: d.blobs, Snapshotter: d.opts.Snapshotter,
 		NoCache: spec.noCache, CacheMountDir: filepath.Join(d.cacheDir, "mounts"), Epoch: epoch, Compression: d.opts.Compression,
+		Isolation: d.opts.Isolation, Allow: d.opts.Allow,
 		Events: func(e dockerbuild.Event) { emit(Event{Kind: ArtifactStep, Tag: ref.String(), Step: &e}) },
 	}
 	if d.opts.CacheArtifacts {

@@ -26,6 +26,7 @@ import (
 // builder holds the state of one Build call.
 type builder struct {
 	opts   Options
+	iso    isolator
 	plan   *dockerfile.Plan
 	ctxSrc *source
 	lex    *shell.Lex
@@ -66,6 +67,18 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	iso, err := selectIsolation(opts, nil)
+	if err != nil {
+		return nil, err
+	}
+	if r, ok := iso.(relocator); ok {
+		if res, moved, err := r.relocate(ctx, opts); moved {
+			return res, err
+		}
+	}
+	if opts.Events != nil {
+		opts.Events(Event{Kind: IsolationSelected, Text: string(iso.mode())})
+	}
 	patterns, _, err := dockerfile.IgnorePatterns(opts.ContextDir, opts.Dockerfile)
 	if err != nil {
 		return nil, err
@@ -75,7 +88,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	b := &builder{
-		opts: opts, plan: plan, ctxSrc: ctxSrc, lex: shell.NewLex(plan.Escape),
+		opts: opts, iso: iso, plan: plan, ctxSrc: ctxSrc, lex: shell.NewLex(plan.Escape),
 		stages: make([]*stageState, len(plan.Stages)), images: map[string]*stageState{}, pulls: map[string]*pull{},
 	}
 	b.puts.SetLimit(4) // registry cache uploads run alongside the build, a few at a time
@@ -158,7 +171,7 @@ type stageState struct {
 // snapshotter returns the stage's snapshotter with every layer appended.
 func (b *builder) snapshotter(s *stageState) (snapshot.Snapshotter, error) {
 	if s.snap == nil {
-		snap, err := b.opts.Store.New(b.opts.Snapshotter, snapshot.Options{Epoch: b.opts.Epoch})
+		snap, err := b.newSnapshotter()
 		if err != nil {
 			return nil, err
 		}
@@ -169,6 +182,11 @@ func (b *builder) snapshotter(s *stageState) (snapshot.Snapshotter, error) {
 		s.snap.Append(s.layers[s.snapped])
 	}
 	return s.snap, nil
+}
+
+// newSnapshotter is an empty snapshotter of the build's isolation mode.
+func (b *builder) newSnapshotter() (snapshot.Snapshotter, error) {
+	return b.iso.newSnapshotter(b.opts.Store, b.opts.Snapshotter, snapshot.Options{Epoch: b.opts.Epoch})
 }
 
 // diffIDs identifies a stage's filesystem by its layers' content.

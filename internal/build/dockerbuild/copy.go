@@ -191,7 +191,7 @@ func (b *builder) copy(ctx context.Context, s *stageState, c instructions.Comman
 	}
 	return b.layerStep(ctx, s, c, key, createdBy, func(w io.Writer) (snapshot.Diff, bool, error) {
 		if p.link {
-			snap, err := b.opts.Store.New(b.opts.Snapshotter, snapshot.Options{Epoch: b.opts.Epoch})
+			snap, err := b.newSnapshotter()
 			if err != nil {
 				return snapshot.Diff{}, false, err
 			}

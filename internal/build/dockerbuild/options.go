@@ -44,6 +44,12 @@ type Options struct {
 	// Compression for new layers (default gzip).
 	Compression oci.Compression
 
+	// Isolation is how RUN steps are confined (default auto); see
+	// SelectIsolation for what auto picks.
+	Isolation Isolation
+	// Allow grants entitlements beyond the default confinement.
+	Allow Entitlements
+
 	// Events receives progress; nil discards it. It is called from the
 	// build's goroutines, one event at a time.
 	Events func(Event)
@@ -63,6 +69,9 @@ const (
 	StepOutput
 	// Warning: something the user should know that did not stop the build.
 	Warning
+	// IsolationSelected: the build's isolation mode is known (Text holds
+	// it, e.g. "rootless"); sent once, before any step.
+	IsolationSelected
 )
 
 // Event is a progress report.

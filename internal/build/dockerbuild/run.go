@@ -128,7 +128,7 @@ func (b *builder) run(ctx context.Context, s *stageState, c *instructions.RunCom
 				}
 				spec := sandbox.Spec{Root: root, Args: args, Env: append(runEnv.List(), extraEnv...), Dir: wd, User: user,
 					Mounts: sm, Stdout: out, Stderr: out, NoNetwork: network == instructions.NetworkNone}
-				return sandbox.Run(ctx, spec)
+				return b.iso.run(ctx, spec)
 			})
 		}, w)
 		out.flush()

@@ -26,7 +26,14 @@ func init() { Init() }
 // immediately. The package's init already calls it; main may call it first
 // thing as well, to make the re-exec visible.
 func Init() {
-	if os.Getenv(childEnv) != "1" || len(os.Args) == 0 || os.Args[0] != "skiff-sandbox" {
+	if os.Getenv(childEnv) != "1" || len(os.Args) == 0 {
+		return
+	}
+	switch os.Args[0] {
+	case "skiff-sandbox":
+	case probeArg0:
+		probeChild()
+	default:
 		return
 	}
 	errPipe := os.NewFile(4, "sandbox-errors")
