@@ -13,8 +13,15 @@ import (
 // decoded, so that every mistake is reported with its position and field
 // path instead of as a decoder message about Go types.
 type checker struct {
-	file     string
-	skiff    bool // a skiff/v1 document: skiff-only fields are allowed
+	file  string
+	skiff bool // a skiff/v1 document: skiff-only fields are allowed
+	// effective says the node is configuration that takes effect: the
+	// document after profiles, or a profile being activated. Only then are
+	// fields skiff does not support rejected, so an inactive profile may
+	// hold them (Skaffold projects often keep a Cloud Build profile).
+	effective bool
+	// warnings collects accepted fields that have no effect; nil collects
+	// none (the same field is checked more than once while loading).
 	warnings *[]string
 }
 
@@ -129,7 +136,7 @@ func (c *checker) checkStruct(n *yaml.Node, t reflect.Type, path string) error {
 		if isNull(v) {
 			continue
 		}
-		if f.tags.unsupported != "" {
+		if f.tags.unsupported != "" && c.effective {
 			return c.errorf(k, fpath, "not supported by skiff: %s", f.tags.unsupported)
 		}
 		if f.tags.oneOf != "" {

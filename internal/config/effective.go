@@ -21,6 +21,11 @@ func (p *Project) EffectiveYAML() ([]byte, error) {
 		if i > 0 {
 			buf.WriteString("---\n")
 		}
+		if c.defaultManifests {
+			shown := *c
+			shown.Render.RawK8s = nil
+			c = &shown
+		}
 		enc := yaml.NewEncoder(&buf)
 		enc.SetIndent(2)
 		if err := enc.Encode(c); err != nil {

@@ -44,6 +44,10 @@ type Project struct {
 	Profiles []AppliedProfile
 	// Warnings name accepted fields that have no effect in skiff.
 	Warnings []string
+	// EnvFile are the variables of the working directory's skaffold.env
+	// that the environment did not set. Templates and profile activation
+	// have seen them; Skaffold also exports them to the processes it runs.
+	EnvFile map[string]string
 }
 
 // AppliedProfile records that a profile was applied to a module.
@@ -75,6 +79,11 @@ func Load(opts LoadOptions) (*Project, error) {
 	if opts.Activation.Env == nil {
 		opts.Activation.Env = Environ()
 	}
+	envFile, err := ReadEnvFile(wd)
+	if err != nil {
+		return nil, err
+	}
+	opts.Activation.Env, envFile = withEnvFile(opts.Activation.Env, envFile)
 	file := opts.Filename
 	if file == "" {
 		for _, name := range DefaultFilenames {
@@ -111,9 +120,12 @@ func Load(opts LoadOptions) (*Project, error) {
 			return nil, err
 		}
 	}
-	p := &Project{WorkDir: wd, File: file, Configs: configs, Skiff: l.skiff, Profiles: l.applied, Warnings: l.warnings}
+	p := &Project{WorkDir: wd, File: file, Configs: configs, Skiff: l.skiff, Profiles: l.applied, Warnings: l.warnings, EnvFile: envFile}
 	for _, c := range p.Configs {
 		applyDefaults(c)
+	}
+	if len(p.Configs) == 1 {
+		setDefaultManifests(p.Configs[0], wd)
 	}
 	if err := p.validate(); err != nil {
 		return nil, err
@@ -126,8 +138,8 @@ type loader struct {
 	wd    string
 	vars  map[string]string
 	found map[string]bool // profile names defined anywhere
-	stack []string        // files being loaded, for cycle detection
-	// stackNames are the files of stack as they were named.
+	stack []string        // documents being loaded (file#index), for cycle detection
+	// stackNames name the documents of stack for messages.
 	stackNames []string
 	// rootProfiles is where the root file's profiles are, for errors about
 	// -p names.
@@ -171,16 +183,6 @@ func (l *loader) loadFile(file string, root bool, names []string, depProfiles []
 		abs = filepath.Join(abs, "skaffold.yaml")
 		file = filepath.Join(file, "skaffold.yaml")
 	}
-	if i := slices.Index(l.stack, abs); i >= 0 {
-		return nil, refErr(fmt.Sprintf("requires forms a cycle: %s → %s", strings.Join(l.stackNames[i:], " → "), file))
-	}
-	l.stack = append(l.stack, abs)
-	l.stackNames = append(l.stackNames, file)
-	defer func() {
-		l.stack = l.stack[:len(l.stack)-1]
-		l.stackNames = l.stackNames[:len(l.stackNames)-1]
-	}()
-
 	data, err := readConfigFile(abs)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -206,6 +208,9 @@ func (l *loader) loadFile(file string, root bool, names []string, depProfiles []
 		matched[name] = true
 		src := Source{File: file, Index: i, Dir: dir, Root: root}
 		key := abs + "#" + strconv.Itoa(i)
+		if j := slices.Index(l.stack, key); j >= 0 {
+			return nil, refErr(fmt.Sprintf("requires forms a cycle: %s → %s", strings.Join(l.stackNames[j:], " → "), docName(file, name)))
+		}
 		if c, ok := l.loaded[key]; ok {
 			if prev := l.loadedWith[key]; prev != strings.Join(depProfiles, ",") {
 				return nil, &Error{File: file, Line: doc.Line, Column: doc.Column, Msg: fmt.Sprintf("config is required twice with different activeProfiles (%q and %q); require it once", prev, strings.Join(depProfiles, ","))}
@@ -213,7 +218,11 @@ func (l *loader) loadFile(file string, root bool, names []string, depProfiles []
 			result = append(result, c)
 			continue
 		}
+		l.stack = append(l.stack, key)
+		l.stackNames = append(l.stackNames, docName(file, name))
 		c, err := l.loadDocument(doc, src, depProfiles)
+		l.stack = l.stack[:len(l.stack)-1]
+		l.stackNames = l.stackNames[:len(l.stackNames)-1]
 		if err != nil {
 			return nil, err
 		}
@@ -233,6 +242,15 @@ func (l *loader) loadFile(file string, root bool, names []string, depProfiles []
 		return nil, fmt.Errorf("%s: the file has no configuration documents", file)
 	}
 	return result, nil
+}
+
+// docName names a document in cycle messages: the file, and the config
+// name when there is one.
+func docName(file, name string) string {
+	if name == "" {
+		return file
+	}
+	return file + " (" + name + ")"
 }
 
 // parseDocuments splits a YAML stream into document nodes.
@@ -298,7 +316,10 @@ func (l *loader) loadDocument(doc *yaml.Node, src Source, depProfiles []string) 
 			l.rootProfiles = &Error{File: src.File, Line: k.Line, Column: k.Column, Path: "profiles"}
 		}
 	}
-	ck := &checker{file: src.File, skiff: isSkiff, warnings: &l.warnings}
+	// The whole document, inactive profiles included, must be valid
+	// Skaffold; what skiff does not support is rejected only once it is
+	// known to take effect.
+	ck := &checker{file: src.File, skiff: isSkiff}
 	if err := ck.check(doc, reflect.TypeOf(Config{}), ""); err != nil {
 		return nil, err
 	}
@@ -322,7 +343,10 @@ func (l *loader) loadDocument(doc *yaml.Node, src Source, depProfiles []string) 
 	if err != nil {
 		return nil, err
 	}
-	// Profiles and patches may have introduced new values: check again.
+	// Profiles and patches may have introduced new values: check again,
+	// now as the configuration in effect, and warn about ignored fields
+	// once.
+	ck = &checker{file: src.File, skiff: isSkiff, effective: true, warnings: &l.warnings}
 	if err := ck.check(doc, reflect.TypeOf(Config{}), ""); err != nil {
 		return nil, err
 	}
@@ -340,15 +364,28 @@ func (l *loader) loadDocument(doc *yaml.Node, src Source, depProfiles []string) 
 	c.node = doc
 	var deps []*Config
 	for i, dep := range c.Requires {
-		if dep.Path == "" {
-			continue
-		}
 		active, err := dependencyProfiles(dep, profiles)
 		if err != nil {
 			return nil, configErrorAt(c, fmt.Sprintf("requires[%d]", i), err.Error())
 		}
+		var got []*Config
+		if dep.Path == "" {
+			// Without a path, requires names configs of this same file, as
+			// in Skaffold (parser.processEachDependency: "empty path means
+			// configs in the same file").
+			if len(dep.Names) == 0 {
+				return nil, configErrorAt(c, fmt.Sprintf("requires[%d]", i), "names neither a path nor configs; set path, or configs to require documents of this file")
+			}
+			ref := configErrorAt(c, fmt.Sprintf("requires[%d].configs", i), "").(*Error)
+			got, err = l.loadFile(src.File, src.Root, dep.Names, active, ref)
+			if err != nil {
+				return nil, err
+			}
+			deps = append(deps, got...)
+			continue
+		}
 		ref := configErrorAt(c, fmt.Sprintf("requires[%d].path", i), "").(*Error)
-		got, err := l.loadFile(joinDir(src.Dir, dep.Path), false, dep.Names, active, ref)
+		got, err = l.loadFile(joinDir(src.Dir, dep.Path), false, dep.Names, active, ref)
 		if err != nil {
 			return nil, err
 		}
@@ -457,6 +494,10 @@ func (l *loader) applyProfiles(doc *yaml.Node, pre Config, src Source, module st
 	for _, name := range activated {
 		i := defined[name]
 		pnode := profNodes.Content[i]
+		ck := &checker{file: src.File, effective: true}
+		if err := ck.check(pnode, reflect.TypeOf(Profile{}), fmt.Sprintf("profiles[%d]", i)); err != nil {
+			return nil, err
+		}
 		overlayPipeline(doc, pnode)
 		for j, patch := range pre.Profiles[i].Patches {
 			if err := applyPatch(doc, patch); err != nil {

@@ -48,6 +48,7 @@ func configErrorAtNode(file string, doc *yaml.Node, path, msg string) error {
 // applyDefaults fills in Skaffold's defaults that change behaviour, so the
 // effective configuration shows them.
 func applyDefaults(c *Config) {
+	dropDuplicateHelmReleases(c)
 	for _, a := range c.Build.Artifacts {
 		if a.Workspace == "" {
 			a.Workspace = joinDir(c.Source.Dir, ".")
@@ -76,6 +77,52 @@ func applyDefaults(c *Config) {
 			t.Workspace = joinDir(c.Source.Dir, ".")
 		}
 	}
+}
+
+// dropDuplicateHelmReleases removes from deploy.helm the releases that
+// manifests.helm of the same config also names: Skaffold renders deploy.helm
+// releases only when manifests.helm does not define one of that name
+// (runner.GetRenderer's filterDuplicates), and skiff renders both sections.
+func dropDuplicateHelmReleases(c *Config) {
+	legacy, h := c.Deploy.LegacyHelmDeploy, c.Render.Helm
+	if legacy == nil || h == nil {
+		return
+	}
+	names := map[string]bool{}
+	for _, r := range h.Releases {
+		names[r.Name] = true
+	}
+	kept := legacy.Releases[:0:0]
+	for _, r := range legacy.Releases {
+		if !names[r.Name] {
+			kept = append(kept, r)
+		}
+	}
+	legacy.Releases = kept
+}
+
+// DefaultManifests is what Skaffold renders when a single configuration
+// names no manifests (constants.DefaultKubectlManifests).
+var DefaultManifests = []string{"k8s/*.yaml"}
+
+// setDefaultManifests gives a project of one configuration that names no
+// manifests Skaffold's default rawYaml (defaults.SetDefaultRenderer, applied
+// by Skaffold's runner only when there is exactly one config). Skaffold
+// warns and renders nothing when the pattern matches no file; skiff, whose
+// explicit rawYaml patterns must match, applies the default only when it
+// does, so a project without k8s/ still builds quietly.
+func setDefaultManifests(c *Config, wd string) {
+	g := c.Render.Generate
+	if len(g.RawK8s) > 0 || g.Kustomize != nil || g.Helm != nil || c.Deploy.LegacyHelmDeploy != nil {
+		return
+	}
+	for _, pattern := range DefaultManifests {
+		if m, _ := filepath.Glob(filepath.Join(wd, pattern)); len(m) == 0 {
+			return
+		}
+	}
+	c.Render.RawK8s = append([]string(nil), DefaultManifests...)
+	c.defaultManifests = true
 }
 
 // validate checks what spans fields and modules: unique image names, known
@@ -115,11 +162,21 @@ func (p *Project) validate() error {
 	return p.checkArtifactCycles()
 }
 
+// checkArtifactCycles rejects artifacts that require each other, naming the
+// requires entry that closes the cycle (Skaffold also refuses them: "cycle
+// detected in build dependencies").
 func (p *Project) checkArtifactCycles() error {
-	deps := map[string][]string{}
-	for _, a := range p.Artifacts() {
-		for _, d := range a.Dependencies {
-			deps[a.ImageName] = append(deps[a.ImageName], d.ImageName)
+	type edge struct {
+		to   string
+		c    *Config
+		path string
+	}
+	deps := map[string][]edge{}
+	for _, c := range p.Configs {
+		for i, a := range c.Build.Artifacts {
+			for j, d := range a.Dependencies {
+				deps[a.ImageName] = append(deps[a.ImageName], edge{d.ImageName, c, fmt.Sprintf("build.artifacts[%d].requires[%d].image", i, j)})
+			}
 		}
 	}
 	const (
@@ -130,24 +187,29 @@ func (p *Project) checkArtifactCycles() error {
 	state := map[string]int{}
 	var visit func(img string, chain []string) error
 	visit = func(img string, chain []string) error {
-		switch state[img] {
-		case visiting:
-			return fmt.Errorf("artifacts require each other in a cycle: %s", strings.Join(append(chain, img), " → "))
-		case done:
-			return nil
-		}
 		state[img] = visiting
-		for _, d := range deps[img] {
-			if err := visit(d, append(chain, img)); err != nil {
-				return err
+		for _, e := range deps[img] {
+			switch state[e.to] {
+			case visiting:
+				cycle := append(chain, img, e.to)
+				for len(cycle) > 0 && cycle[0] != e.to {
+					cycle = cycle[1:]
+				}
+				return configErrorAt(e.c, e.path, fmt.Sprintf("artifacts require each other in a cycle: %s; remove one of these requires", strings.Join(cycle, " → ")))
+			case unvisited:
+				if err := visit(e.to, append(chain, img)); err != nil {
+					return err
+				}
 			}
 		}
 		state[img] = done
 		return nil
 	}
 	for _, a := range p.Artifacts() {
-		if err := visit(a.ImageName, nil); err != nil {
-			return err
+		if state[a.ImageName] == unvisited {
+			if err := visit(a.ImageName, nil); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -40,6 +40,9 @@ type Config struct {
 	Source Source `yaml:"-"`
 
 	node *yaml.Node // the effective document, for positions in later errors
+	// defaultManifests says Render.RawK8s is Skaffold's default, which
+	// Skaffold's effective configuration does not show.
+	defaultManifests bool
 }
 
 // Source locates a configuration document.
@@ -81,8 +84,8 @@ type Pipeline struct {
 	Deploy           DeployConfig           `yaml:"deploy,omitempty"`
 	PortForward      []*PortForwardResource `yaml:"portForward,omitempty"`
 	ResourceSelector ResourceSelectorConfig `yaml:"resourceSelector,omitempty"`
-	Verify           []Any                  `yaml:"verify,omitempty" skiff:"unsupported=verify tests are not supported; run them as test[].custom commands"`
-	CustomActions    []Any                  `yaml:"customActions,omitempty" skiff:"unsupported=custom actions are not supported"`
+	Verify           []*VerifyTestCase      `yaml:"verify,omitempty"`
+	CustomActions    []Action               `yaml:"customActions,omitempty"`
 }
 
 // ResourceSelectorConfig is Skaffold's allow/deny list for transforms.
@@ -136,10 +139,11 @@ type BuildConfig struct {
 }
 
 // BuildType says where images are built; skiff always builds in-process.
+// build.cluster is accepted with a warning (issue 13 will build there).
 type BuildType struct {
 	LocalBuild       *LocalBuild `yaml:"local,omitempty" skiff:"oneOf=build"`
 	GoogleCloudBuild Any         `yaml:"googleCloudBuild,omitempty" skiff:"oneOf=build,unsupported=Google Cloud Build is not supported; skiff builds in-process without a daemon"`
-	Cluster          Any         `yaml:"cluster,omitempty" skiff:"oneOf=build,ignored=skiff builds kaniko artifacts in-process without a daemon; build.cluster settings have no effect"`
+	Cluster          Any         `yaml:"cluster,omitempty" skiff:"oneOf=build,ignored=skiff builds every artifact in-process on this machine, not in a cluster pod"`
 }
 
 // LocalBuild configures building on this machine.
@@ -262,19 +266,19 @@ type KanikoArtifact struct {
 	SkipUnusedStages bool `yaml:"skipUnusedStages,omitempty" skiff:"ignored=skiff always skips unused stages"`
 	Cleanup          bool `yaml:"cleanup,omitempty" skiff:"ignored=skiff builds in scratch directories it removes"`
 	Force            bool `yaml:"force,omitempty" skiff:"ignored=skiff does not need to run in a container"`
-	LogTimestamp     bool `yaml:"logTimestamp,omitempty" skiff:"ignored=kaniko logging options have no effect"`
+	LogTimestamp     bool `yaml:"logTimestamp,omitempty" skiff:"ignored=it sets kaniko's log output; skiff logs with -v"`
 	SingleSnapshot   bool `yaml:"singleSnapshot,omitempty" skiff:"unsupported=singleSnapshot is not supported"`
 	UseNewRun        bool `yaml:"useNewRun,omitempty" skiff:"ignored=skiff snapshots with overlayfs"`
-	WhitelistVarRun  bool `yaml:"whitelistVarRun,omitempty" skiff:"ignored=kaniko snapshot options have no effect"`
+	WhitelistVarRun  bool `yaml:"whitelistVarRun,omitempty" skiff:"ignored=it tunes kaniko's snapshots; skiff snapshots with overlayfs"`
 
 	SkipTLSVerifyPull       bool           `yaml:"skipTLSVerifyPull,omitempty" skiff:"unsupported=skipping TLS verification is not supported"`
 	InitImage               string         `yaml:"initImage,omitempty" skiff:"ignored=no kaniko pod is started"`
 	Image                   string         `yaml:"image,omitempty" skiff:"ignored=no kaniko pod is started"`
 	ImagePullSecret         string         `yaml:"imagePullSecret,omitempty" skiff:"ignored=no kaniko pod is started"`
 	DigestFile              string         `yaml:"digestFile,omitempty" skiff:"ignored=use --file-output for the built digests"`
-	ImageFSExtractRetry     string         `yaml:"imageFSExtractRetry,omitempty" skiff:"ignored=kaniko options have no effect"`
+	ImageFSExtractRetry     string         `yaml:"imageFSExtractRetry,omitempty" skiff:"ignored=it tunes kaniko's image extraction"`
 	ImageNameWithDigestFile string         `yaml:"imageNameWithDigestFile,omitempty" skiff:"ignored=use --file-output for the built digests"`
-	LogFormat               string         `yaml:"logFormat,omitempty" skiff:"ignored=kaniko logging options have no effect"`
+	LogFormat               string         `yaml:"logFormat,omitempty" skiff:"ignored=it sets kaniko's log output; skiff logs with -v"`
 	OCILayoutPath           string         `yaml:"ociLayoutPath,omitempty" skiff:"ignored=use skiff build --push=false --output-dir"`
 	RegistryMirror          string         `yaml:"registryMirror,omitempty" skiff:"unsupported=registry mirrors are not supported"`
 	SnapshotMode            string         `yaml:"snapshotMode,omitempty" skiff:"ignored=skiff snapshots with overlayfs"`
