@@ -65,11 +65,21 @@ type helmContext struct {
 // renderHelm renders one release and returns its objects and warnings.
 func renderHelm(ctx context.Context, rel HelmRelease, hc helmContext) ([]item, []string, error) {
 	where := "helm release " + rel.Name
-	items, warnings, err := renderHelmRelease(ctx, rel, hc)
+	type rendered struct {
+		items    []item
+		warnings []string
+	}
+	r, logged, err := captureStdLog(func() (rendered, error) {
+		items, warnings, err := renderHelmRelease(ctx, rel, hc)
+		return rendered{items, warnings}, err
+	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", where, err)
 	}
-	return items, warnings, nil
+	for _, l := range logged {
+		r.warnings = append(r.warnings, where+": "+l)
+	}
+	return r.items, r.warnings, nil
 }
 
 func renderHelmRelease(ctx context.Context, rel HelmRelease, hc helmContext) ([]item, []string, error) {

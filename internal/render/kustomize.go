@@ -189,6 +189,7 @@ func runKrusty(opts *krusty.Options, path string) (objs []*unstructured.Unstruct
 // returned function is called; that function restores them and returns
 // what was written.
 func captureStderr(buf *bytes.Buffer) func() string {
+	stdlogMu.Lock()
 	prevOut, prevFlags := log.Writer(), log.Flags()
 	log.SetOutput(buf)
 	log.SetFlags(0)
@@ -207,6 +208,7 @@ func captureStderr(buf *bytes.Buffer) func() string {
 	return func() string {
 		log.SetOutput(prevOut)
 		log.SetFlags(prevFlags)
+		stdlogMu.Unlock()
 		if drained != nil {
 			os.Stderr = prevStderr
 			w.Close()
