@@ -110,12 +110,29 @@ var (
 // problem (unless opts.TolerateFailures), and a *DeadlineError when the
 // deadline passes first.
 func (w *Watcher) Wait(ctx context.Context, refs []Ref, opts Options) ([]Event, error) {
-	return w.run(ctx, refs, opts, false)
+	return w.run(ctx, refs, opts, false, false)
+}
+
+// Follow watches refs until ctx ends and calls onEvent on each change of
+// their status, as Wait does, but never stops at readiness or at a
+// failure: it is what a live view of objects needs. It returns nil when ctx
+// ends, or the error that stopped the watch of one of refs (forbidden, or
+// a kind the cluster no longer serves).
+func (w *Watcher) Follow(ctx context.Context, refs []Ref, onEvent func(Event)) error {
+	if len(refs) == 0 {
+		<-ctx.Done()
+		return nil
+	}
+	_, err := w.run(ctx, refs, Options{TolerateFailures: true, OnEvent: onEvent}, false, true)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 // WaitDeleted watches refs until none of them exists any more.
 func (w *Watcher) WaitDeleted(ctx context.Context, refs []Ref, opts Options) error {
-	_, err := w.run(ctx, refs, opts, true)
+	_, err := w.run(ctx, refs, opts, true, false)
 	return err
 }
 
@@ -124,7 +141,7 @@ type streamKey struct {
 	namespace string
 }
 
-func (w *Watcher) run(parent context.Context, refs []Ref, opts Options, gone bool) ([]Event, error) {
+func (w *Watcher) run(parent context.Context, refs []Ref, opts Options, gone, follow bool) ([]Event, error) {
 	if len(refs) == 0 {
 		return nil, nil
 	}
@@ -195,7 +212,7 @@ func (w *Watcher) run(parent context.Context, refs []Ref, opts Options, gone boo
 					return nil, &FailureError{Ref: e.Ref, Problem: *e.Result.Problem}
 				}
 			}
-			if st.done() {
+			if st.done() && !follow {
 				return st.results(), nil
 			}
 		}
