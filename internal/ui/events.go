@@ -178,6 +178,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.closed:
+			return
 		case <-heartbeat.C:
 			fmt.Fprint(w, ": keep-alive\n\n")
 			fl.Flush()

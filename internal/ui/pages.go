@@ -44,6 +44,13 @@ var funcs = template.FuncMap{
 	"statusClass": func(s string) string { return "status-" + strings.ToLower(s) },
 	"add":         func(a, b int) int { return a + b },
 	"diffLines":   diffLines,
+	"breakable":   breakable,
+	"hostOf": func(s string) string {
+		if u, err := url.Parse(s); err == nil && u.Host != "" {
+			return strings.TrimSuffix(u.Host+u.Path, "/")
+		}
+		return s
+	},
 	"short": func(s string) string {
 		if len(s) > 8 {
 			return s[:8]
@@ -266,4 +273,17 @@ func diffLines(unified string) []diffLine {
 		out = append(out, diffLine{c, l})
 	}
 	return out
+}
+
+// breakable lets a long name (a host, a namespace) wrap after its dots,
+// dashes and slashes instead of anywhere.
+func breakable(s string) template.HTML {
+	var b strings.Builder
+	for _, r := range s {
+		b.WriteString(template.HTMLEscapeString(string(r)))
+		if r == '.' || r == '-' || r == '/' {
+			b.WriteString("<wbr>")
+		}
+	}
+	return template.HTML(b.String())
 }

@@ -35,7 +35,7 @@ func TestEnvironmentsPage(t *testing.T) {
 	}{
 		{review, []string{"feature/login", "1a2b3c4d", "myapp@sha256:abababababab", "by alice", `href="https://feature-login-df7c7aeb.review.myapp.example.com"`, `id="stop-myapp-feature-login-df7c7aeb"`, "healthy", `datetime="2026-11-23T10:30:00Z"`}, nil},
 		{staging, []string{`<a href="https://gitlab.example.com/group/myapp/-/commit/9f8e7d6c5b4a"`, "v1.1.0", "2 <span class=\"status status-deployed\">deployed", "progressing", "1 of 2 updated"}, []string{"javascript:", "Stop"}},
-		{production, []string{"v1.0.0", "protected", "group/project:prod-agent", "failed", "ImagePullBackOff"}, []string{"Stop"}},
+		{production, []string{"v1.0.1", "protected", "group/project:prod-agent", "failed", "ImagePullBackOff"}, []string{"Stop"}},
 	}
 	for _, tt := range tests {
 		row := rowOf(t, html, tt.id)
@@ -126,6 +126,6 @@ func TestReleasesPage(t *testing.T) {
 		}
 	}
 	if strings.Contains(row, `href="/environments/production/myapp"`) {
-		t.Error("v1.1.0 is shown as deployed to production, which runs v1.0.0")
+		t.Error("v1.1.0 is shown as deployed to production, which runs v1.0.1")
 	}
 }

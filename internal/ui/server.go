@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 )
 
@@ -53,6 +54,8 @@ type Server struct {
 	hub      *hub
 	mux      *http.ServeMux
 	loopback bool
+	closed   chan struct{} // closed by Close: event streams end
+	once     sync.Once
 }
 
 // New returns a Server for opts.
@@ -76,7 +79,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, sessions: newSessions(opts.Key), pages: p, mux: http.NewServeMux()}
+	s := &Server{opts: opts, sessions: newSessions(opts.Key), pages: p, mux: http.NewServeMux(), closed: make(chan struct{})}
 	s.hub = newHub(opts.Source, opts.Logf)
 	s.loopback = ListenLoopback(opts.Listen)
 	s.routes()
@@ -102,8 +105,11 @@ func (s *Server) URL(base string) string {
 	return base + "/?key=" + url.QueryEscape(s.sessions.key)
 }
 
-// Close stops live updates.
-func (s *Server) Close() { s.hub.close() }
+// Close ends the event streams of open pages and stops live updates.
+func (s *Server) Close() {
+	s.once.Do(func() { close(s.closed) })
+	s.hub.close()
+}
 
 func (s *Server) routes() {
 	static, _ := fs.Sub(staticFS, "static")
@@ -128,7 +134,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin") // no-referrer would make browsers send Origin: null
 	h.Set("Cache-Control", "no-store")
 	if !hostAllowed(s.loopback, r) {
 		http.Error(w, "skiff ui: this server answers only to a loopback host name (127.0.0.1, localhost)", http.StatusMisdirectedRequest)

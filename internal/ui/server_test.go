@@ -27,7 +27,7 @@ func testServer(t *testing.T, src *fakeSource, readOnly bool) (*Server, *httptes
 		t.Fatal(err)
 	}
 	ts.Config.Handler = s
-	t.Cleanup(func() { ts.Close(); s.Close() })
+	t.Cleanup(func() { s.Close(); ts.Close() })
 	return s, ts
 }
 
@@ -105,13 +105,13 @@ func example() *fakeSource {
 	f.envs = []Environment{
 		{ID: review, Dynamic: true, Configured: true, Exists: true, Ref: "feature/login", Revision: 1, Status: "deployed", Version: "1a2b3c4d", Commit: "1a2b3c4d5e6f", Images: []string{digest}, DeployedAt: deployed, DeployedBy: "alice", Health: Health{State: "healthy"}, ExpiresAt: deployed.Add(72 * time.Hour), URL: "https://feature-login-df7c7aeb.review.myapp.example.com"},
 		{ID: staging, Configured: true, Exists: true, Revision: 2, Status: "deployed", Version: "v1.1.0", Commit: "9f8e7d6c5b4a", CommitURL: "https://gitlab.example.com/group/myapp/-/commit/9f8e7d6c5b4a", Images: []string{digest}, DeployedAt: deployed, DeployedBy: "ci", Health: Health{State: "progressing", Detail: "Deployment myapp-staging/myapp: 1 of 2 updated"}, URL: "javascript:alert(1)"},
-		{ID: production, Context: "group/project:prod-agent", Protected: true, RequireTag: "v*", ApprovalRequired: true, Configured: true, Exists: true, Revision: 1, Status: "deployed", Version: "v1.0.0", Health: Health{State: "failed", Detail: "pod myapp-1: ImagePullBackOff"}, URL: "https://myapp.example.com"},
+		{ID: production, Context: "group/project:prod-agent", Protected: true, RequireTag: "v*", ApprovalRequired: true, Configured: true, Exists: true, Revision: 2, Status: "failed", Version: "v1.0.1", Health: Health{State: "failed", Detail: "pod myapp-1: ImagePullBackOff"}, URL: "https://myapp.example.com"},
 	}
 	f.history[staging] = []Revision{
 		{Revision: 1, Status: "deployed", Version: "v1.0.0", Time: deployed.Add(-time.Hour), By: "ci", Description: "release 127.0.0.1:5000/myapp/releases@sha256:…"},
 		{Revision: 2, Status: "deployed", Version: "v1.1.0", Time: deployed, By: "ci"},
 	}
-	f.history[production] = []Revision{{Revision: 1, Status: "deployed", Version: "v1.0.0"}, {Revision: 2, Status: "failed", Message: "timed out", Version: "v1.1.0"}}
+	f.history[production] = []Revision{{Revision: 1, Status: "deployed", Version: "v1.0.0"}, {Revision: 2, Status: "failed", Message: "timed out", Version: "v1.0.1"}}
 	f.objects[staging] = []Object{{Kind: "Deployment.apps", Namespace: "myapp-staging", Name: "myapp", Status: "InProgress", Message: "1 of 2 updated"}}
 	f.releases = []Release{{Tag: "v1.1.0", Commit: "9f8e7d6c5b4a", Ref: "127.0.0.1:5000/myapp/releases@sha256:" + strings.Repeat("cd", 32), Created: deployed, Environments: []string{"staging", "production"}, Changelog: "- fix login"}}
 	return f
