@@ -23,23 +23,14 @@ import (
 func inputDigest(ctx context.Context, a *config.Artifact) (string, error) {
 	kb := cache.NewKey("inputDigest")
 	var patterns []string
-	if a.DockerArtifact != nil || a.KanikoArtifact != nil {
-		spec := specOf(a)
-		b, err := os.ReadFile(spec.dockerfile)
+	if spec, ok := Spec(a); ok && a.CustomArtifact == nil {
+		b, err := os.ReadFile(spec.Dockerfile)
 		if err != nil {
 			return "", fmt.Errorf("inputDigest: %w", err)
 		}
-		kb.String("dockerfile", string(b)).String("target", spec.target)
-		args := map[string]string{}
-		for k, v := range spec.buildArgs {
-			if v != nil {
-				args[k] = *v
-			} else {
-				args[k] = os.Getenv(k)
-			}
-		}
-		kb.Map("buildArgs", args)
-		if patterns, _, err = dockerfile.IgnorePatterns(spec.contextDir, spec.dockerfile); err != nil {
+		// The build args exactly as the builder will see them.
+		kb.String("dockerfile", string(b)).String("target", spec.Target).Map("buildArgs", spec.BuildArgs)
+		if patterns, _, err = dockerfile.IgnorePatterns(spec.ContextDir, spec.Dockerfile); err != nil {
 			return "", err
 		}
 	} else if a.CustomArtifact != nil {

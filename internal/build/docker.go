@@ -54,45 +54,8 @@ func newDockerfileBuilder(opts Options) (*dockerfileBuilder, error) {
 	return &dockerfileBuilder{opts: opts, store: store, blobs: blobs, local: local, cacheDir: dir}, nil
 }
 
-// dockerSpec is what docker and kaniko artifacts have in common.
-type dockerSpec struct {
-	dockerfile, target, contextDir string
-	buildArgs                      map[string]*string
-	noCache, reproducible          bool
-	cacheRepo                      string
-	cacheFrom                      []string
-	secrets                        []*config.DockerSecret
-	labels                         map[string]*string
-}
-
-func specOf(a *config.Artifact) dockerSpec {
-	s := dockerSpec{contextDir: a.Workspace}
-	switch {
-	case a.DockerArtifact != nil:
-		d := a.DockerArtifact
-		s.dockerfile, s.target, s.buildArgs, s.noCache = d.DockerfilePath, d.Target, d.BuildArgs, d.NoCache
-		s.cacheFrom, s.secrets = d.CacheFrom, d.Secrets
-	case a.KanikoArtifact != nil:
-		k := a.KanikoArtifact
-		s.dockerfile, s.target, s.buildArgs, s.reproducible, s.labels = k.DockerfilePath, k.Target, k.BuildArgs, k.Reproducible, k.Label
-		if k.ContextSubPath != "" {
-			s.contextDir = filepath.Join(s.contextDir, k.ContextSubPath)
-		}
-		if k.Cache != nil {
-			s.cacheRepo = k.Cache.Repo
-		}
-	}
-	if s.dockerfile == "" {
-		s.dockerfile = "Dockerfile"
-	}
-	if !filepath.IsAbs(s.dockerfile) {
-		s.dockerfile = filepath.Join(s.contextDir, s.dockerfile)
-	}
-	return s
-}
-
 // epoch is the time a reproducible build pins: SOURCE_DATE_EPOCH, else 0.
-func (d *dockerfileBuilder) epoch(spec dockerSpec) (*time.Time, error) {
+func (d *dockerfileBuilder) epoch(spec DockerSpec) (*time.Time, error) {
 	if d.opts.SourceDateEpoch != nil {
 		return d.opts.SourceDateEpoch, nil
 	}
@@ -104,7 +67,7 @@ func (d *dockerfileBuilder) epoch(spec dockerSpec) (*time.Time, error) {
 		t := time.Unix(n, 0).UTC()
 		return &t, nil
 	}
-	if d.opts.Reproducible || spec.reproducible {
+	if d.opts.Reproducible || spec.Reproducible {
 		t := time.Unix(0, 0).UTC()
 		return &t, nil
 	}
@@ -112,19 +75,15 @@ func (d *dockerfileBuilder) epoch(spec dockerSpec) (*time.Time, error) {
 }
 
 func (d *dockerfileBuilder) Build(ctx context.Context, a *config.Artifact, ref name.Tag, deps map[string]string, emit func(Event)) (Built, error) {
-	spec := specOf(a)
-	args := map[string]string{}
-	for k, v := range spec.buildArgs {
-		if v != nil {
-			args[k] = *v
-		} else if env, ok := os.LookupEnv(k); ok {
-			args[k] = env
-		}
+	spec, ok := Spec(a)
+	if !ok {
+		return Built{}, fmt.Errorf("artifact %s has no Dockerfile to build", a.ImageName)
 	}
+	args := spec.BuildArgs
 	for alias, r := range deps {
 		args[alias] = r
 	}
-	secrets, cleanup, err := d.secrets(spec.secrets)
+	secrets, cleanup, err := d.secrets(spec.Secrets)
 	if err != nil {
 		return Built{}, err
 	}
@@ -134,9 +93,9 @@ func (d *dockerfileBuilder) Build(ctx context.Context, a *config.Artifact, ref n
 		return Built{}, err
 	}
 	bopts := dockerbuild.Options{
-		ContextDir: spec.contextDir, Dockerfile: spec.dockerfile, Target: spec.target, BuildArgs: args, Secrets: secrets,
+		ContextDir: spec.ContextDir, Dockerfile: spec.Dockerfile, Target: spec.Target, BuildArgs: args, Secrets: secrets,
 		Registry: d.opts.Registry, Store: d.store, Blobs: d.blobs, Snapshotter: d.opts.Snapshotter,
-		NoCache: spec.noCache, CacheMountDir: filepath.Join(d.cacheDir, "mounts"), Epoch: epoch, Compression: d.opts.Compression,
+		NoCache: spec.NoCache, CacheMountDir: filepath.Join(d.cacheDir, "mounts"), Epoch: epoch, Compression: d.opts.Compression,
 		Isolation: d.opts.Isolation, Allow: d.opts.Allow,
 		Events: func(e dockerbuild.Event) { emit(Event{Kind: ArtifactStep, Tag: ref.String(), Step: &e}) },
 	}
@@ -151,7 +110,7 @@ func (d *dockerfileBuilder) Build(ctx context.Context, a *config.Artifact, ref n
 	if err != nil {
 		return Built{}, err
 	}
-	img, err := withLabels(res.Image, spec.labels)
+	img, err := withLabels(res.Image, spec.Labels)
 	if err != nil {
 		return Built{}, err
 	}
@@ -178,10 +137,10 @@ func (d *dockerfileBuilder) Build(ctx context.Context, a *config.Artifact, ref n
 // cacheFor is the local cache, then the registry cache (--cache-repo, the
 // kaniko artifact's cache.repo, or <image>/cache), then any cacheFrom
 // repositories, which are only read.
-func (d *dockerfileBuilder) cacheFor(ref name.Tag, spec dockerSpec) (cache.Cache, error) {
+func (d *dockerfileBuilder) cacheFor(ref name.Tag, spec DockerSpec) (cache.Cache, error) {
 	repoName := d.opts.CacheRepo
 	if repoName == "" {
-		repoName = spec.cacheRepo
+		repoName = spec.CacheRepo
 	}
 	if repoName == "" {
 		repoName = CacheRepo(ref.Context().Name())
@@ -191,7 +150,7 @@ func (d *dockerfileBuilder) cacheFor(ref name.Tag, spec dockerSpec) (cache.Cache
 		return nil, fmt.Errorf("cache repository: %w", err)
 	}
 	tiers := cache.Tiered{d.local, cache.NewRegistry(d.opts.Registry, repo)}
-	for _, from := range spec.cacheFrom {
+	for _, from := range spec.CacheFrom {
 		r, err := d.opts.Registry.ParseRepository(strings.SplitN(from, "@", 2)[0])
 		if err != nil {
 			base, _ := splitTagDigest(from)

@@ -6,8 +6,8 @@ import (
 	"fmt"
 
 	"github.com/skiff-dev/skiff/internal/apply"
+	"github.com/skiff-dev/skiff/internal/config"
 	"github.com/skiff-dev/skiff/internal/manifest"
-	"github.com/skiff-dev/skiff/internal/oci"
 	"github.com/skiff-dev/skiff/internal/release"
 	"github.com/spf13/cobra"
 )
@@ -50,6 +50,6 @@ func (g *globalOptions) applyWith(cmd *cobra.Command, f *applyFlags, target *kub
 }
 
 // releaseStore reaches release artifacts with the global registry flags.
-func (g *globalOptions) releaseStore() *release.Store {
-	return &release.Store{Client: oci.New(oci.Options{Insecure: g.InsecureRegistries, UserAgent: "skiff/" + version})}
+func (g *globalOptions) releaseStore(p *config.Project) *release.Store {
+	return &release.Store{Client: g.registry(p)}
 }

@@ -116,9 +116,9 @@ func (f *buildFlags) build(cmd *cobra.Command, g *globalOptions, p *config.Proje
 	if f.Snapshotter != "" && f.Snapshotter != "overlay" && f.Snapshotter != "walk" {
 		return nil, usageError("--snapshotter %q: use overlay or walk", f.Snapshotter)
 	}
-	targets, err := selectTargets(p, f.Images)
-	if err != nil {
-		return nil, err
+	targets := build.Select(p, build.ImageContains(f.Images))
+	if len(targets) == 0 && len(f.Images) > 0 {
+		return nil, usageError("--build-image %s matches no artifact", strings.Join(f.Images, ","))
 	}
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("no artifacts to build in %s", p.File)
@@ -128,7 +128,7 @@ func (f *buildFlags) build(cmd *cobra.Command, g *globalOptions, p *config.Proje
 		Concurrency: f.Concurrency, CacheArtifacts: f.CacheArtifacts, CacheRepo: f.CacheRepo, CacheDir: f.CacheDir,
 		Reproducible: f.Reproducible, Compression: compression, Secrets: secrets, Snapshotter: snapshot.Kind(f.Snapshotter),
 	}
-	s := g.buildSettingsOf(p)
+	s := p.BuildSettings()
 	if s.Push != nil && !cmd.Flags().Changed("push") {
 		opts.Push = *s.Push
 	}
@@ -141,90 +141,10 @@ func (f *buildFlags) build(cmd *cobra.Command, g *globalOptions, p *config.Proje
 	if !opts.Push && opts.OutputDir == "" && !opts.DryRun {
 		g.warn("--push=false without --output-dir: images are built and cached but not exported")
 	}
-	opts.Registry = s.Registry
+	opts.Registry = g.registry(p)
 	pr := &buildProgress{w: g.streams.Err, quiet: f.Quiet, verbose: g.Verbosity == "info" || g.Verbosity == "debug" || g.Verbosity == "trace"}
 	opts.Events = pr.event
 	return build.Run(cmd.Context(), targets, opts)
-}
-
-// buildSettings are the configuration's build.local settings merged over
-// modules (the last module that sets one wins) and the registry client for
-// every insecure registry the configuration and flags name.
-type buildSettings struct {
-	Push        *bool
-	Concurrency *int
-	Registry    *oci.Client
-}
-
-func (g *globalOptions) buildSettingsOf(p *config.Project) buildSettings {
-	var s buildSettings
-	insecure := append([]string{}, g.InsecureRegistries...)
-	for _, c := range p.Configs {
-		insecure = append(insecure, c.Build.InsecureRegistries...)
-		if lb := c.Build.LocalBuild; lb != nil {
-			if lb.Push != nil {
-				s.Push = lb.Push
-			}
-			if lb.Concurrency != nil {
-				s.Concurrency = lb.Concurrency
-			}
-		}
-		for _, a := range c.Build.Artifacts {
-			if k := a.KanikoArtifact; k != nil {
-				insecure = append(insecure, k.InsecureRegs...)
-			}
-		}
-	}
-	s.Registry = oci.New(oci.Options{Insecure: insecure, UserAgent: "skiff/" + version})
-	return s
-}
-
-// selectTargets lists the artifacts to build with their module's tag
-// policy; with -b, those whose image name contains one of the filters plus
-// everything they require.
-func selectTargets(p *config.Project, filters []string) ([]build.Target, error) {
-	var all []build.Target
-	byName := map[string]build.Target{}
-	for _, c := range p.Configs {
-		for _, a := range c.Build.Artifacts {
-			t := build.Target{Artifact: a, TagPolicy: c.Build.TagPolicy}
-			all = append(all, t)
-			byName[a.ImageName] = t
-		}
-	}
-	if len(filters) == 0 {
-		return all, nil
-	}
-	want := map[string]bool{}
-	var add func(string)
-	add = func(image string) {
-		if want[image] {
-			return
-		}
-		want[image] = true
-		if t, ok := byName[image]; ok {
-			for _, d := range t.Artifact.Dependencies {
-				add(d.ImageName)
-			}
-		}
-	}
-	for _, t := range all {
-		for _, f := range filters {
-			if strings.Contains(t.Artifact.ImageName, f) {
-				add(t.Artifact.ImageName)
-			}
-		}
-	}
-	var out []build.Target
-	for _, t := range all {
-		if want[t.Artifact.ImageName] {
-			out = append(out, t)
-		}
-	}
-	if len(out) == 0 {
-		return nil, usageError("--build-image %s matches no artifact", strings.Join(filters, ","))
-	}
-	return out, nil
 }
 
 // parseSecrets reads --secret id=ID,src=FILE|env=VAR values; env secrets

@@ -244,49 +244,15 @@ func (b *devBuilder) Build(ctx context.Context, p *config.Project, arts []*confi
 	opts := build.Options{
 		DefaultRepo: b.g.DefaultRepo, Push: true, Concurrency: 1, CacheArtifacts: b.cacheArtifacts, Events: b.events,
 	}
-	s := b.g.buildSettingsOf(p)
+	s := p.BuildSettings()
 	if s.Push != nil {
 		opts.Push = *s.Push
 	}
 	if s.Concurrency != nil {
 		opts.Concurrency = *s.Concurrency
 	}
-	opts.Registry = s.Registry
-	return build.Run(ctx, devTargets(p, arts), opts)
-}
-
-// devTargets are arts with their module's tag policy, plus the artifacts
-// they require (the builder needs their references).
-func devTargets(p *config.Project, arts []*config.Artifact) []build.Target {
-	want := map[string]bool{}
-	byName := map[string]*config.Artifact{}
-	for _, a := range p.Artifacts() {
-		byName[a.ImageName] = a
-	}
-	var add func(a *config.Artifact)
-	add = func(a *config.Artifact) {
-		if want[a.ImageName] {
-			return
-		}
-		want[a.ImageName] = true
-		for _, d := range a.Dependencies {
-			if da, ok := byName[d.ImageName]; ok {
-				add(da)
-			}
-		}
-	}
-	for _, a := range arts {
-		add(a)
-	}
-	var out []build.Target
-	for _, c := range p.Configs {
-		for _, a := range c.Build.Artifacts {
-			if want[a.ImageName] {
-				out = append(out, build.Target{Artifact: a, TagPolicy: c.Build.TagPolicy})
-			}
-		}
-	}
-	return out
+	opts.Registry = b.g.registry(p)
+	return build.Run(ctx, build.Select(p, build.Artifacts(arts)), opts)
 }
 
 // devRenderer renders like skiff render, into the dev namespace.

@@ -250,7 +250,7 @@ func (g *globalOptions) fetchRelease(ctx context.Context, p *config.Project, app
 		}
 		full = repo + ":" + ref
 	}
-	rel, err := g.releaseStore().Get(ctx, full)
+	rel, err := g.releaseStore(p).Get(ctx, full)
 	if err != nil && errors.Is(err, release.ErrTampered) {
 		return nil, fmt.Errorf("%w; refusing to deploy", err)
 	}

@@ -5,10 +5,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
+
+	"github.com/skiff-dev/skiff/internal/config"
+	"github.com/skiff-dev/skiff/internal/oci"
 )
 
 // globalOptions are the flags every command shares, with Skaffold's names and
@@ -54,6 +58,16 @@ func (g *globalOptions) complete(*cobra.Command) error {
 		g.DefaultRepo = os.Getenv("SKAFFOLD_DEFAULT_REPO")
 	}
 	return nil
+}
+
+// registry is the registry client of this invocation: the registries the
+// flags and, when there is one, the configuration list as insecure.
+func (g *globalOptions) registry(p *config.Project) *oci.Client {
+	insecure := slices.Clone(g.InsecureRegistries)
+	if p != nil {
+		insecure = append(insecure, p.InsecureRegistries()...)
+	}
+	return oci.New(oci.Options{Insecure: insecure, UserAgent: "skiff/" + version})
 }
 
 // Logger is the stderr logger at the chosen verbosity.

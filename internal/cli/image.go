@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-dev/skiff/internal/build"
+	"github.com/skiff-dev/skiff/internal/config"
 	"github.com/skiff-dev/skiff/internal/oci"
 )
 
@@ -47,7 +48,13 @@ func newImageImportCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return usageError("--compression: %v", err)
 			}
-			client := oci.New(oci.Options{Insecure: g.InsecureRegistries, UserAgent: "skiff"})
+			var p *config.Project
+			if g.hasConfig() {
+				if p, err = g.loadProject(cmd); err != nil {
+					return err
+				}
+			}
+			client := g.registry(p)
 			ref, err := client.ParseReference(args[1])
 			if err != nil {
 				return usageError("%v", err)

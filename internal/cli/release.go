@@ -93,7 +93,7 @@ func newReleaseCreateCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ref, err := g.releaseStore().Push(ctx, repo, pkg)
+			ref, err := g.releaseStore(p).Push(ctx, repo, pkg)
 			if err != nil {
 				return err
 			}
@@ -215,7 +215,7 @@ func newReleaseListCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rels, err := g.releaseStore().List(cmd.Context(), repo)
+			rels, err := g.releaseStore(p).List(cmd.Context(), repo)
 			if err != nil {
 				return err
 			}

@@ -113,10 +113,7 @@ func (g *globalOptions) renderOptionsFor(p *config.Project, f *renderFlags) (ren
 	}
 	opts.Env = config.Environ()
 	opts.Namespace = g.Namespace
-	opts.InsecureRegistries = g.InsecureRegistries
-	if opts.DigestSource == render.DigestRemote {
-		opts.Resolver = render.RegistryResolver{Insecure: g.InsecureRegistries}
-	}
+	opts.Registry = g.registry(p)
 	if opts.Namespace != "" && !f.Offline {
 		opts.Scoper = g.clusterScoper()
 	}

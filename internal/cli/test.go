@@ -9,7 +9,6 @@ import (
 	"github.com/skiff-dev/skiff/internal/artifact"
 	"github.com/skiff-dev/skiff/internal/config"
 	"github.com/skiff-dev/skiff/internal/imagetest"
-	"github.com/skiff-dev/skiff/internal/oci"
 	"github.com/spf13/cobra"
 )
 
@@ -60,7 +59,7 @@ func readBuildFlags(g *globalOptions, file string, images []string) (*artifact.F
 // line per test; it fails when any test fails.
 func (g *globalOptions) runTests(cmd *cobra.Command, p *config.Project, builds *artifact.File) error {
 	ctx := cmd.Context()
-	client := oci.New(oci.Options{Insecure: g.InsecureRegistries, UserAgent: "skiff/" + version})
+	client := g.registry(p)
 	var results []imagetest.Result
 	for _, c := range p.Configs {
 		for _, tc := range c.Test {

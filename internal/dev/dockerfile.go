@@ -10,6 +10,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"github.com/moby/patternmatcher"
 
+	"github.com/skiff-dev/skiff/internal/build"
 	"github.com/skiff-dev/skiff/internal/build/dockerfile"
 	"github.com/skiff-dev/skiff/internal/config"
 )
@@ -24,33 +25,19 @@ type dockerBuild struct {
 	buildArgs  map[string]string
 }
 
-// dockerBuildOf returns the Dockerfile build of a, if it has one. Paths in
-// the configuration are relative to workDir; the Dockerfile is relative to
-// the context, as in Skaffold.
+// dockerBuildOf returns the Dockerfile build of a, if it has one (see
+// build.Spec). Paths in the configuration are relative to workDir.
 func dockerBuildOf(workDir string, a *config.Artifact) (dockerBuild, bool) {
-	b := dockerBuild{context: absPath(workDir, a.Workspace)}
-	var file string
-	var args map[string]*string
-	switch {
-	case a.DockerArtifact != nil:
-		file, b.target, args = a.DockerArtifact.DockerfilePath, a.DockerArtifact.Target, a.DockerArtifact.BuildArgs
-	case a.KanikoArtifact != nil:
-		k := a.KanikoArtifact
-		file, b.target, args = k.DockerfilePath, k.Target, k.BuildArgs
-		if k.ContextSubPath != "" {
-			b.context = filepath.Join(b.context, k.ContextSubPath)
-		}
-	case a.CustomArtifact != nil && a.CustomArtifact.Dependencies != nil && a.CustomArtifact.Dependencies.Dockerfile != nil:
-		d := a.CustomArtifact.Dependencies.Dockerfile
-		file, args = d.Path, d.BuildArgs
-	default:
-		return b, false
+	spec, ok := build.Spec(a)
+	if !ok {
+		return dockerBuild{}, false
 	}
-	if file == "" {
-		file = "Dockerfile"
+	b := dockerBuild{
+		context:    absPath(workDir, spec.ContextDir),
+		dockerfile: absPath(workDir, spec.Dockerfile),
+		target:     spec.Target,
+		buildArgs:  map[string]string{},
 	}
-	b.dockerfile = absPath(b.context, file)
-	b.buildArgs = map[string]string{}
 	// The builder passes required artifacts' references as build args
 	// named by their alias; their image names stand in for them here.
 	for _, d := range a.Dependencies {
@@ -60,12 +47,8 @@ func dockerBuildOf(workDir string, a *config.Artifact) (dockerBuild, bool) {
 		}
 		b.buildArgs[alias] = d.ImageName
 	}
-	for k, v := range args {
-		if v != nil {
-			b.buildArgs[k] = *v
-		} else if env, ok := os.LookupEnv(k); ok {
-			b.buildArgs[k] = env
-		}
+	for k, v := range spec.BuildArgs {
+		b.buildArgs[k] = v
 	}
 	return b, true
 }

@@ -7,31 +7,13 @@ import (
 	"regexp"
 	"strings"
 	"text/template"
+
+	"github.com/skiff-dev/skiff/internal/gitinfo"
 )
 
 // Ref describes what is being deployed, for namespace templates, labels and
-// protection checks.
-type Ref struct {
-	// Name is the branch or tag name as given (e.g. "feature/login", "v1.2.0").
-	Name string
-	// Tag is true when Name is a tag.
-	Tag bool
-	// Commit is the commit SHA when known.
-	Commit string
-	// MergeRequest is the merge request number when known.
-	MergeRequest string
-}
-
-// Slug makes s usable in names the way GitLab's CI_COMMIT_REF_SLUG does:
-// lower case, every run of characters outside [a-z0-9] replaced by "-", at
-// most 63 characters, no leading or trailing "-".
-func Slug(s string) string {
-	s = invalidRun.ReplaceAllString(strings.ToLower(s), "-")
-	if len(s) > 63 {
-		s = s[:63]
-	}
-	return strings.Trim(s, "-")
-}
+// protection checks (gitinfo.Detect says what it is).
+type Ref = gitinfo.Ref
 
 var (
 	invalidRun = regexp.MustCompile(`[^a-z0-9]+`)

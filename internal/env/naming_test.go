@@ -90,16 +90,3 @@ func TestNamespaceDefaultsAndErrors(t *testing.T) {
 		t.Error("an empty namespace must be an error")
 	}
 }
-
-func TestSlug(t *testing.T) {
-	for in, want := range map[string]string{
-		"feature/Login":          "feature-login",
-		"v1.2.3":                 "v1-2-3",
-		"--x--":                  "x",
-		strings.Repeat("ab", 40): strings.Repeat("ab", 31) + "a",
-	} {
-		if got := Slug(in); got != want {
-			t.Errorf("Slug(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

@@ -32,6 +32,20 @@ func (c *Client) Head(ctx context.Context, ref name.Reference) (*v1.Descriptor, 
 	return desc, nil
 }
 
+// Digest returns the digest the manifest at ref (a tag or digest
+// reference, as a string) has in its registry now.
+func (c *Client) Digest(ctx context.Context, ref string) (string, error) {
+	r, err := c.ParseReference(ref)
+	if err != nil {
+		return "", err
+	}
+	desc, err := c.Head(ctx, r)
+	if err != nil {
+		return "", err
+	}
+	return desc.Digest.String(), nil
+}
+
 // Exists reports whether a manifest exists at ref.
 func (c *Client) Exists(ctx context.Context, ref name.Reference) (bool, error) {
 	_, err := c.Head(ctx, ref)

@@ -8,8 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,12 +43,19 @@ type Options struct {
 	UserAgent string
 }
 
-// Client reaches registries with one set of Options. It is safe for
-// concurrent use.
+// Client reaches registries with one set of Options. It is the one place
+// that knows which registries may be reached over plain HTTP or without
+// certificate verification, and where credentials come from; everything
+// in skiff that talks to a registry (build, test, image import, releases,
+// render's digest resolution, Helm OCI charts) goes through a Client. It is
+// safe for concurrent use.
 type Client struct {
 	opts     Options
 	insecure map[string]bool
 	base     http.RoundTripper
+	// unverified is base without TLS verification, for the registries
+	// listed as insecure; nil when base is not an *http.Transport.
+	unverified http.RoundTripper
 }
 
 // New returns a Client for opts.
@@ -64,14 +71,35 @@ func New(opts Options) *Client {
 	}
 	c := &Client{opts: opts, insecure: map[string]bool{}}
 	for _, r := range opts.Insecure {
-		r = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(r, "http://"), "https://"), "/")
-		c.insecure[r] = true
+		c.insecure[normalizeRegistry(r)] = true
 	}
 	c.base = opts.Transport
 	if c.base == nil {
 		c.base = remote.DefaultTransport.(*http.Transport).Clone()
 	}
+	if t, ok := c.base.(*http.Transport); ok {
+		u := t.Clone()
+		if u.TLSClientConfig == nil {
+			u.TLSClientConfig = &tls.Config{}
+		}
+		u.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // only for registries the user listed as insecure
+		c.unverified = u
+	}
 	return c
+}
+
+// normalizeRegistry turns an --insecure-registry value (host, host:port,
+// optionally with a scheme or a trailing slash) into host[:port].
+func normalizeRegistry(r string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(r, "http://"), "https://"), "/")
+}
+
+// WithInsecure returns a Client with the same options that also treats
+// registries as insecure (a Helm release's --plain-http, for example).
+func (c *Client) WithInsecure(registries ...string) *Client {
+	opts := c.opts
+	opts.Insecure = append(slices.Clone(opts.Insecure), registries...)
+	return New(opts)
 }
 
 // IsInsecure reports whether registry (host[:port]) may be used without TLS
@@ -147,29 +175,12 @@ type guard struct {
 func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	host := req.URL.Host
 	if req.URL.Scheme == "http" && !g.c.IsInsecure(host) {
-		return nil, fmt.Errorf("refusing plain HTTP to registry %s: list it in --insecure-registry (or insecureRegistries) to allow it", host)
+		return nil, &PlainHTTPError{Registry: host}
 	}
-	if req.URL.Scheme == "https" && g.c.insecure[host] {
-		if t, ok := g.c.base.(*http.Transport); ok {
-			return insecureTransport(t).RoundTrip(req)
-		}
+	if req.URL.Scheme == "https" && g.c.insecure[host] && g.c.unverified != nil {
+		return g.c.unverified.RoundTrip(req)
 	}
 	return g.c.base.RoundTrip(req)
-}
-
-var insecureTransports atomic.Pointer[http.Transport]
-
-func insecureTransport(base *http.Transport) *http.Transport {
-	if t := insecureTransports.Load(); t != nil {
-		return t
-	}
-	t := base.Clone()
-	if t.TLSClientConfig == nil {
-		t.TLSClientConfig = &tls.Config{}
-	}
-	t.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // only for registries the user listed as insecure
-	insecureTransports.Store(t)
-	return t
 }
 
 // isTransient reports whether err is worth another attempt: network
@@ -197,6 +208,16 @@ func isTransient(err error) bool {
 		return de.IsTemporary || de.IsTimeout
 	}
 	return false
+}
+
+// PlainHTTPError is a plain-HTTP request the Client refused: the registry
+// is neither loopback nor listed as insecure.
+type PlainHTTPError struct {
+	Registry string
+}
+
+func (e *PlainHTTPError) Error() string {
+	return fmt.Sprintf("refusing plain HTTP to registry %s: list it in --insecure-registry (or build.insecureRegistries) to allow it", e.Registry)
 }
 
 // ErrNotFound is returned (wrapped) when a manifest, tag or blob does not exist.
@@ -234,6 +255,11 @@ func (c *Client) classify(err error, registry string) error {
 			}
 		}
 		return err
+	}
+	var plain *PlainHTTPError
+	if errors.As(err, &plain) {
+		// HTTPS failed and plain HTTP is not allowed: say both.
+		return fmt.Errorf("registry %s: %w", registry, err)
 	}
 	var ue *url.Error
 	var oe *net.OpError

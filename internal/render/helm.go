@@ -23,6 +23,7 @@ import (
 
 	"github.com/skiff-dev/skiff/internal/artifact"
 	"github.com/skiff-dev/skiff/internal/manifest"
+	"github.com/skiff-dev/skiff/internal/oci"
 )
 
 // HelmRelease is one release of manifests.helm.releases, rendered
@@ -59,7 +60,7 @@ type helmContext struct {
 	builds    []artifact.Build
 	env       map[string]string
 	namespace string // -n: overrides the release's namespace
-	insecure  []string
+	registry  *oci.Client
 }
 
 // renderHelm renders one release and returns its objects and warnings.
@@ -116,7 +117,7 @@ func renderHelmRelease(ctx context.Context, rel HelmRelease, hc helmContext) ([]
 		return nil, nil, err
 	}
 
-	ch, warnings, err := loadChart(ctx, rel, flags, hc.insecure)
+	ch, warnings, err := loadChart(ctx, rel, flags, hc.registry)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -215,10 +216,10 @@ func parseHelmManifest(text, chartName string) ([]manifest.Object, error) {
 }
 
 // loadChart loads a local chart, or fetches a remote one.
-func loadChart(ctx context.Context, rel HelmRelease, flags helmFlags, insecure []string) (*chart.Chart, []string, error) {
+func loadChart(ctx context.Context, rel HelmRelease, flags helmFlags, registry *oci.Client) (*chart.Chart, []string, error) {
 	var warnings []string
 	if rel.RemoteChart != "" {
-		ch, err := loadRemoteChart(ctx, rel, flags, insecure)
+		ch, err := loadRemoteChart(ctx, rel, flags, registry)
 		return ch, nil, err
 	}
 	if _, err := os.Stat(rel.ChartPath); errors.Is(err, fs.ErrNotExist) {

@@ -5,8 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
-	"slices"
+	"sort"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
@@ -16,7 +15,9 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/cli"
-	"helm.sh/helm/v3/pkg/registry"
+	helmregistry "helm.sh/helm/v3/pkg/registry"
+
+	"github.com/skiff-dev/skiff/internal/oci"
 )
 
 // helmFlags are the helm flags (manifests.helm.flags) skiff honours.
@@ -69,15 +70,23 @@ func parseHelmFlags(args []string) (helmFlags, error) {
 	return f, nil
 }
 
-// loadRemoteChart fetches remoteChart: from an OCI registry in-process,
-// or from a chart repository (repo, or an alias in helm's repositories.yaml).
-func loadRemoteChart(_ context.Context, rel HelmRelease, flags helmFlags, insecure []string) (*chart.Chart, error) {
+// loadRemoteChart fetches remoteChart: from an OCI registry through
+// skiff's registry client, or from a chart repository (repo, or an alias in
+// helm's repositories.yaml).
+func loadRemoteChart(ctx context.Context, rel HelmRelease, flags helmFlags, registry *oci.Client) (*chart.Chart, error) {
+	if registry == nil {
+		registry = oci.New(oci.Options{})
+	}
 	version := rel.Version
 	if version == "" && flags.devel {
 		version = ">0.0.0-0"
 	}
-	if registry.IsOCI(rel.RemoteChart) {
-		return loadOCIChart(rel.RemoteChart, version, flags.plainHTTP || isInsecureHost(ociHost(rel.RemoteChart), insecure))
+	if helmregistry.IsOCI(rel.RemoteChart) {
+		if flags.plainHTTP || flags.insecureSkipTLS {
+			// The release's own helm flags list its registry as insecure.
+			registry = registry.WithInsecure(ociHost(rel.RemoteChart))
+		}
+		return loadOCIChart(ctx, registry, rel.RemoteChart, version)
 	}
 	opts := action.ChartPathOptions{RepoURL: rel.Repo, Version: version, InsecureSkipTLSverify: flags.insecureSkipTLS, PlainHTTP: flags.plainHTTP}
 	path, err := opts.LocateChart(rel.RemoteChart, cli.New())
@@ -91,34 +100,64 @@ func loadRemoteChart(_ context.Context, rel HelmRelease, flags helmFlags, insecu
 	return ch, nil
 }
 
-func loadOCIChart(remote, version string, plainHTTP bool) (*chart.Chart, error) {
-	opts := []registry.ClientOption{registry.ClientOptWriter(io.Discard)}
-	if plainHTTP {
-		opts = append(opts, registry.ClientOptPlainHTTP())
-	}
-	client, err := registry.NewClient(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("remoteChart %s: %v", remote, err)
-	}
-	ref := strings.TrimPrefix(remote, "oci://")
-	tag, err := ociTag(client, ref, version)
+// chartLayerMediaType is the layer of a Helm chart stored in an OCI registry.
+const chartLayerMediaType = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+
+// loadOCIChart pulls the chart remote (oci://registry/repo/name) at version
+// (a version, a constraint, or empty for the highest).
+func loadOCIChart(ctx context.Context, registry *oci.Client, remote, version string) (*chart.Chart, error) {
+	repo := strings.TrimPrefix(remote, "oci://")
+	tag, err := ociTag(ctx, registry, repo, version)
 	if err != nil {
 		return nil, fmt.Errorf("remoteChart %s: %w", remote, err)
 	}
-	res, err := client.Pull(ref+":"+tag, registry.PullOptWithChart(true))
+	data, err := chartArchive(ctx, registry, repo+":"+tag)
 	if err != nil {
 		return nil, fmt.Errorf("remoteChart %s: pulling %s: %s", remote, tag, oneLine(err.Error()))
 	}
-	ch, err := loader.LoadArchive(bytes.NewReader(res.Chart.Data))
+	ch, err := loader.LoadArchive(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("remoteChart %s: %s", remote, oneLine(err.Error()))
 	}
 	return ch, nil
 }
 
+// chartArchive reads the chart layer (a .tgz) of the OCI artifact at ref.
+func chartArchive(ctx context.Context, registry *oci.Client, ref string) ([]byte, error) {
+	r, err := registry.ParseReference(ref)
+	if err != nil {
+		return nil, err
+	}
+	img, err := registry.Image(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range m.Layers {
+		if l.MediaType != chartLayerMediaType {
+			continue
+		}
+		layer, err := img.LayerByDigest(l.Digest)
+		if err != nil {
+			return nil, err
+		}
+		rc, err := layer.Compressed()
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		return io.ReadAll(rc)
+	}
+	return nil, fmt.Errorf("%s is not a Helm chart (no layer of type %s)", ref, chartLayerMediaType)
+}
+
 // ociTag picks the tag for version: the version itself, or the highest tag
-// satisfying a constraint (all of them when version is empty).
-func ociTag(client *registry.Client, ref, version string) (string, error) {
+// satisfying a constraint (all of them when version is empty). Helm writes
+// a version's "+" as "_" in tags.
+func ociTag(ctx context.Context, registry *oci.Client, repo, version string) (string, error) {
 	if version != "" {
 		if _, err := semver.StrictNewVersion(strings.TrimPrefix(version, "v")); err == nil {
 			return strings.ReplaceAll(version, "+", "_"), nil
@@ -132,13 +171,28 @@ func ociTag(client *registry.Client, ref, version string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("version %q is neither a version nor a constraint: %v", version, err)
 	}
-	tags, err := client.Tags(ref)
+	r, err := registry.ParseRepository(repo)
+	if err != nil {
+		return "", err
+	}
+	tags, err := registry.ListTags(ctx, r)
 	if err != nil {
 		return "", fmt.Errorf("listing versions: %s", oneLine(err.Error()))
 	}
-	for _, t := range tags { // helm returns them highest first
-		if v, err := semver.NewVersion(strings.ReplaceAll(t, "_", "+")); err == nil && c.Check(v) {
-			return t, nil
+	type tagged struct {
+		tag string
+		v   *semver.Version
+	}
+	var versions []tagged
+	for _, t := range tags {
+		if v, err := semver.NewVersion(strings.ReplaceAll(t, "_", "+")); err == nil {
+			versions = append(versions, tagged{t, v})
+		}
+	}
+	sort.Slice(versions, func(i, j int) bool { return versions[i].v.GreaterThan(versions[j].v) })
+	for _, v := range versions {
+		if c.Check(v.v) {
+			return v.tag, nil
 		}
 	}
 	return "", fmt.Errorf("no version matches %q (have %s)", constraint, strings.Join(tags, ", "))
@@ -147,21 +201,4 @@ func ociTag(client *registry.Client, ref, version string) (string, error) {
 func ociHost(remote string) string {
 	host, _, _ := strings.Cut(strings.TrimPrefix(remote, "oci://"), "/")
 	return host
-}
-
-// isInsecureHost reports whether host is reached over plain HTTP: loopback
-// registries always are, others when listed with --insecure-registry.
-func isInsecureHost(host string, insecure []string) bool {
-	if slices.Contains(insecure, host) {
-		return true
-	}
-	h, _, err := net.SplitHostPort(host)
-	if err != nil {
-		h = host
-	}
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }

@@ -145,7 +145,6 @@ func TestDigestSourceRemote(t *testing.T) {
 		RawYAML:      []string{filepath.Join(dir, "pod.yaml")},
 		Builds:       []artifact.Build{{ImageName: "app", Tag: ref}},
 		DigestSource: DigestRemote,
-		Resolver:     RegistryResolver{},
 	}
 	res, err := Render(t.Context(), opts)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/skiff-dev/skiff/internal/artifact"
 	"github.com/skiff-dev/skiff/internal/manifest"
+	"github.com/skiff-dev/skiff/internal/oci"
 )
 
 // DigestSource says where the image references written into the manifests
@@ -53,8 +54,10 @@ type Options struct {
 	ProjectImages []string
 	// DigestSource selects how images are pinned; see the constants.
 	DigestSource DigestSource
-	// Resolver looks up digests for DigestRemote.
-	Resolver DigestResolver
+	// Registry resolves digests for DigestRemote and fetches Helm charts
+	// from OCI registries, with its plain-HTTP, TLS and credential rules;
+	// nil means a client that knows only loopback registries.
+	Registry *oci.Client
 
 	// Namespace is set on namespaced objects that have none, and overrides
 	// helm releases' namespace (Skaffold's -n).
@@ -68,9 +71,6 @@ type Options struct {
 	// Env is the environment helm setValueTemplates see, besides the image
 	// variables (Skaffold passes its process environment).
 	Env map[string]string
-	// InsecureRegistries are OCI chart registries reached over plain HTTP;
-	// loopback registries always are.
-	InsecureRegistries []string
 }
 
 // Result is a render's output.
@@ -100,6 +100,9 @@ type item struct {
 // Render renders every source of opts, pins images, fills namespaces, adds
 // labels and sorts the objects.
 func Render(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Registry == nil {
+		opts.Registry = oci.New(oci.Options{})
+	}
 	if err := validateLabels(opts.Labels); err != nil {
 		return nil, err
 	}
@@ -170,7 +173,7 @@ func gather(ctx context.Context, opts Options, builds []artifact.Build) ([]item,
 		items = append(items, objs...)
 		warnings = append(warnings, w...)
 	}
-	hc := helmContext{builds: builds, env: opts.Env, namespace: opts.Namespace, insecure: opts.InsecureRegistries}
+	hc := helmContext{builds: builds, env: opts.Env, namespace: opts.Namespace, registry: opts.Registry}
 	for _, rel := range opts.Helm {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
@@ -228,25 +231,17 @@ func resolveBuilds(ctx context.Context, opts Options) ([]artifact.Build, error) 
 	if opts.DigestSource != DigestRemote {
 		return builds, nil
 	}
-	if opts.Resolver == nil {
-		return nil, fmt.Errorf("digest source remote needs a registry resolver")
-	}
 	for i, b := range builds {
 		if hasDigest(b.Tag) {
 			continue
 		}
-		d, err := opts.Resolver.Digest(ctx, b.Tag)
+		d, err := opts.Registry.Digest(ctx, b.Tag)
 		if err != nil {
 			return nil, fmt.Errorf("image %s: resolving the digest of %s: %w", b.ImageName, b.Tag, err)
 		}
 		builds[i].Tag = b.Tag + "@" + d
 	}
 	return builds, nil
-}
-
-// DigestResolver finds the digest an image tag points at in its registry.
-type DigestResolver interface {
-	Digest(ctx context.Context, ref string) (string, error)
 }
 
 // oneLine folds a library's multi-line message into one line.

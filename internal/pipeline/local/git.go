@@ -4,13 +4,13 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/skiff-dev/skiff/internal/gitinfo"
 	"github.com/skiff-dev/skiff/internal/pipeline"
 )
 
 // Checkout is what the repository around a project directory says about
-// HEAD.
+// HEAD (through gitinfo; the CI variables are not consulted: a local run
+// simulates CI itself).
 type Checkout struct {
 	Branch string // "" when HEAD is detached
 	Tag    string // a tag pointing at HEAD, if any
@@ -19,32 +19,19 @@ type Checkout struct {
 
 // ReadCheckout reads HEAD of the git repository containing dir.
 func ReadCheckout(dir string) (Checkout, error) {
-	repo, err := git.PlainOpenWithOptions(dir, &git.PlainOpenOptions{DetectDotGit: true})
+	repo, err := gitinfo.Open(dir)
 	if err != nil {
 		return Checkout{}, fmt.Errorf("reading the git repository of %s: %w", dir, err)
 	}
-	head, err := repo.Head()
+	commit, err := repo.Commit()
 	if err != nil {
-		return Checkout{}, fmt.Errorf("reading HEAD: %w", err)
+		return Checkout{}, err
 	}
-	c := Checkout{Commit: head.Hash().String()}
-	if head.Name().IsBranch() {
-		c.Branch = head.Name().Short()
+	c := Checkout{Commit: commit}
+	c.Branch, _ = repo.Branch()
+	if tags, err := repo.Tags(); err == nil && len(tags) > 0 {
+		c.Tag = tags[0]
 	}
-	tags, err := repo.Tags()
-	if err != nil {
-		return c, nil
-	}
-	_ = tags.ForEach(func(ref *plumbing.Reference) error {
-		hash := ref.Hash()
-		if t, err := repo.TagObject(hash); err == nil {
-			hash = t.Target
-		}
-		if hash == head.Hash() && (c.Tag == "" || ref.Name().Short() > c.Tag) {
-			c.Tag = ref.Name().Short()
-		}
-		return nil
-	})
 	return c, nil
 }
 

@@ -1,0 +1,80 @@
+package build
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/skiff-dev/skiff/internal/config"
+)
+
+// DockerSpec is what a Dockerfile build of an artifact reads. Paths are as
+// the configuration gives them (relative to the working directory, which
+// the loader resolved them against); the Dockerfile is joined to the
+// context when it is relative, as in Skaffold.
+type DockerSpec struct {
+	ContextDir, Dockerfile, Target string
+	// BuildArgs are resolved once, here, for the builder, the inputDigest
+	// tag policy and skiff dev alike: a value from the configuration, else
+	// the environment variable of the same name when it is set; an argument
+	// with neither is left out, so the Dockerfile's ARG default applies.
+	BuildArgs             map[string]string
+	NoCache, Reproducible bool
+	// CacheRepo is a kaniko artifact's cache.repo.
+	CacheRepo string
+	CacheFrom []string
+	Secrets   []*config.DockerSecret
+	// Labels are a kaniko artifact's labels for the image config.
+	Labels map[string]*string
+}
+
+// Spec returns the Dockerfile build of a: docker and kaniko artifacts, and
+// custom artifacts whose dependencies name a Dockerfile (their buildCommand
+// builds; skiff dev watches what that Dockerfile reads). ok is false for
+// artifacts without a Dockerfile.
+func Spec(a *config.Artifact) (s DockerSpec, ok bool) {
+	s.ContextDir = a.Workspace
+	var args map[string]*string
+	switch {
+	case a.DockerArtifact != nil:
+		d := a.DockerArtifact
+		s.Dockerfile, s.Target, args, s.NoCache = d.DockerfilePath, d.Target, d.BuildArgs, d.NoCache
+		s.CacheFrom, s.Secrets = d.CacheFrom, d.Secrets
+	case a.KanikoArtifact != nil:
+		k := a.KanikoArtifact
+		s.Dockerfile, s.Target, args, s.Reproducible, s.Labels = k.DockerfilePath, k.Target, k.BuildArgs, k.Reproducible, k.Label
+		if k.ContextSubPath != "" {
+			s.ContextDir = filepath.Join(s.ContextDir, k.ContextSubPath)
+		}
+		if k.Cache != nil {
+			s.CacheRepo = k.Cache.Repo
+		}
+	case a.CustomArtifact != nil && a.CustomArtifact.Dependencies != nil && a.CustomArtifact.Dependencies.Dockerfile != nil:
+		d := a.CustomArtifact.Dependencies.Dockerfile
+		s.Dockerfile, args = d.Path, d.BuildArgs
+	default:
+		return s, false
+	}
+	if s.Dockerfile == "" {
+		s.Dockerfile = "Dockerfile"
+	}
+	if !filepath.IsAbs(s.Dockerfile) {
+		s.Dockerfile = filepath.Join(s.ContextDir, s.Dockerfile)
+	}
+	s.BuildArgs = ResolveBuildArgs(args)
+	return s, true
+}
+
+// ResolveBuildArgs turns configured build args into values: a configured
+// value as it is, a bare key (nil) from the environment when set, else left
+// out.
+func ResolveBuildArgs(args map[string]*string) map[string]string {
+	out := make(map[string]string, len(args))
+	for k, v := range args {
+		if v != nil {
+			out[k] = *v
+		} else if env, ok := os.LookupEnv(k); ok {
+			out[k] = env
+		}
+	}
+	return out
+}
