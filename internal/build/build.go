@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -99,17 +97,6 @@ type Event struct {
 	// Cached count Dockerfile steps and cache hits.
 	Pushed        bool
 	Steps, Cached int
-}
-
-// DefaultCacheDir is ${XDG_CACHE_HOME:-~/.cache}/skiff/build.
-func DefaultCacheDir() string {
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "skiff", "build")
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".cache", "skiff", "build")
-	}
-	return filepath.Join(os.TempDir(), "skiff-build-cache")
 }
 
 // Builder builds one artifact to ref. deps maps the aliases of the

@@ -37,7 +37,14 @@ type dockerfileBuilder struct {
 func newDockerfileBuilder(opts Options) (*dockerfileBuilder, error) {
 	dir := opts.CacheDir
 	if dir == "" {
-		dir = DefaultCacheDir()
+		d, err := DefaultCacheDir()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	if err := PrivateDir(dir); err != nil {
+		return nil, err
 	}
 	store, err := snapshot.OpenStore(filepath.Join(dir, "store"))
 	if err != nil {
@@ -96,7 +103,7 @@ func (d *dockerfileBuilder) Build(ctx context.Context, a *config.Artifact, ref n
 		ContextDir: spec.ContextDir, Dockerfile: spec.Dockerfile, Target: spec.Target, BuildArgs: args, Secrets: secrets,
 		Registry: d.opts.Registry, Store: d.store, Blobs: d.blobs, Snapshotter: d.opts.Snapshotter,
 		NoCache: spec.NoCache, CacheMountDir: filepath.Join(d.cacheDir, "mounts"), Epoch: epoch, Compression: d.opts.Compression,
-		Isolation: d.opts.Isolation, Allow: d.opts.Allow,
+		Isolation: d.opts.Isolation, Allow: d.opts.Allow, Network: spec.Network,
 		Events: func(e dockerbuild.Event) { emit(Event{Kind: ArtifactStep, Tag: ref.String(), Step: &e}) },
 	}
 	if d.opts.CacheArtifacts {
@@ -181,7 +188,7 @@ func (d *dockerfileBuilder) secrets(conf []*config.DockerSecret) (map[string]str
 			os.RemoveAll(tmp)
 		}
 	}
-	for _, s := range conf {
+	for i, s := range conf {
 		switch {
 		case s.Source != "":
 			out[s.ID] = s.Source
@@ -197,7 +204,7 @@ func (d *dockerfileBuilder) secrets(conf []*config.DockerSecret) (map[string]str
 					return nil, nil, err
 				}
 			}
-			p := filepath.Join(tmp, s.ID)
+			p := filepath.Join(tmp, fmt.Sprintf("secret-%d", i)) // never the id: it is not a safe file name
 			if err := os.WriteFile(p, []byte(v), 0o600); err != nil {
 				cleanup()
 				return nil, nil, err

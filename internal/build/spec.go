@@ -19,6 +19,8 @@ type DockerSpec struct {
 	// with neither is left out, so the Dockerfile's ARG default applies.
 	BuildArgs             map[string]string
 	NoCache, Reproducible bool
+	// Network is a docker artifact's network: RUN steps' default.
+	Network string
 	// CacheRepo is a kaniko artifact's cache.repo.
 	CacheRepo string
 	CacheFrom []string
@@ -38,7 +40,7 @@ func Spec(a *config.Artifact) (s DockerSpec, ok bool) {
 	case a.DockerArtifact != nil:
 		d := a.DockerArtifact
 		s.Dockerfile, s.Target, args, s.NoCache = d.DockerfilePath, d.Target, d.BuildArgs, d.NoCache
-		s.CacheFrom, s.Secrets = d.CacheFrom, d.Secrets
+		s.CacheFrom, s.Secrets, s.Network = d.CacheFrom, d.Secrets, d.NetworkMode
 	case a.KanikoArtifact != nil:
 		k := a.KanikoArtifact
 		s.Dockerfile, s.Target, args, s.Reproducible, s.Labels = k.DockerfilePath, k.Target, k.BuildArgs, k.Reproducible, k.Label

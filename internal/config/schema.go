@@ -229,7 +229,7 @@ type DockerArtifact struct {
 	DockerfilePath string             `yaml:"dockerfile,omitempty"`
 	Target         string             `yaml:"target,omitempty"`
 	BuildArgs      map[string]*string `yaml:"buildArgs,omitempty" skiff:"template"`
-	NetworkMode    string             `yaml:"network,omitempty" skiff:"ignored=RUN steps share the host network"`
+	NetworkMode    string             `yaml:"network,omitempty"` // RUN steps' default network: default, none, or host (needs --allow network.host)
 	AddHost        []string           `yaml:"addHost,omitempty" skiff:"unsupported=addHost is not supported"`
 	CacheFrom      []string           `yaml:"cacheFrom,omitempty"`
 	CliFlags       []string           `yaml:"cliFlags,omitempty" skiff:"ignored=there is no docker CLI"`

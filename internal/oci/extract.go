@@ -15,6 +15,7 @@ import (
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 )
 
@@ -25,6 +26,9 @@ const (
 	// OverlayOpaqueXattr marks an overlayfs directory whose lower contents
 	// are hidden.
 	OverlayOpaqueXattr = "trusted.overlay.opaque"
+	// UserOverlayOpaqueXattr is OverlayOpaqueXattr for overlayfs mounted
+	// with userxattr (in a user namespace).
+	UserOverlayOpaqueXattr = "user.overlay.opaque"
 )
 
 // WhiteoutMode says how Extract represents deletions recorded in a layer.
@@ -50,6 +54,14 @@ type ExtractOptions struct {
 	Chown *[2]int
 	// SkipOwnership leaves files owned by the current user (unprivileged use).
 	SkipOwnership bool
+	// Devices creates character and block device nodes; without it they
+	// are skipped, so a layer cannot plant a device node (a disk, the
+	// kernel log) on the host.
+	Devices bool
+	// OpaqueXattr is the xattr that marks opaque directories in
+	// OverlayWhiteouts mode (default OverlayOpaqueXattr; overlayfs mounted
+	// in a user namespace reads UserOverlayOpaqueXattr).
+	OpaqueXattr string
 	// Protect, when set, is asked about host paths before Extract writes,
 	// replaces or removes them (container mode extracts into / and must
 	// leave the container's own files alone). Entries at or below a
@@ -144,6 +156,9 @@ func Extract(ctx context.Context, r io.Reader, root string, opts ExtractOptions)
 	return stats, nil
 }
 
+// dirTime is a directory's time, set once the layer is complete; path is
+// relative to the root, since a later entry may have replaced a parent
+// with a symlink.
 type dirTime struct {
 	path  string
 	mtime time.Time
@@ -300,6 +315,9 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) (int64, error) {
 		if x.opts.SkipOwnership {
 			return 0, nil // mknod needs privileges; skip like rootless builders do
 		}
+		if hdr.Typeflag != tar.TypeFifo && !x.opts.Devices {
+			return 0, nil
+		}
 		m := mode
 		switch hdr.Typeflag {
 		case tar.TypeChar:
@@ -318,10 +336,10 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) (int64, error) {
 	default:
 		return 0, nil // sockets and unknown types are not part of images
 	}
-	return n, x.metadata(target, hdr, mode)
+	return n, x.metadata(target, path.Join(x.opts.Prefix, rel), hdr, mode)
 }
 
-func (x *extractor) metadata(target string, hdr *tar.Header, mode uint32) error {
+func (x *extractor) metadata(target, rel string, hdr *tar.Header, mode uint32) error {
 	if !x.opts.SkipOwnership {
 		uid, gid := hdr.Uid, hdr.Gid
 		if x.opts.Chown != nil {
@@ -333,7 +351,7 @@ func (x *extractor) metadata(target string, hdr *tar.Header, mode uint32) error 
 	}
 	for k, v := range hdr.PAXRecords {
 		name, ok := strings.CutPrefix(k, "SCHILY.xattr.")
-		if !ok || strings.HasPrefix(name, "trusted.overlay.") {
+		if !ok || strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.") {
 			continue // overlay metadata comes only from whiteouts skiff converts
 		}
 		if err := unix.Lsetxattr(target, name, []byte(v), 0); err != nil && !errors.Is(err, unix.ENOTSUP) && !errors.Is(err, unix.EPERM) {
@@ -346,7 +364,7 @@ func (x *extractor) metadata(target string, hdr *tar.Header, mode uint32) error 
 		}
 	}
 	if hdr.Typeflag == tar.TypeDir {
-		x.dirs = append(x.dirs, dirTime{target, hdr.ModTime})
+		x.dirs = append(x.dirs, dirTime{rel, hdr.ModTime})
 		return nil
 	}
 	return lutimes(target, hdr.ModTime)
@@ -367,7 +385,11 @@ func (x *extractor) whiteout(rel, base string) error {
 	}
 	if base == WhiteoutOpaque {
 		if x.opts.Whiteouts == OverlayWhiteouts {
-			return unix.Lsetxattr(parent, OverlayOpaqueXattr, []byte("y"), 0)
+			name := x.opts.OpaqueXattr
+			if name == "" {
+				name = OverlayOpaqueXattr
+			}
+			return unix.Lsetxattr(parent, name, []byte("y"), 0)
 		}
 		x.opaque = append(x.opaque, path.Join(x.opts.Prefix, path.Dir(rel)))
 		return nil
@@ -433,8 +455,41 @@ func (x *extractor) finish() error {
 	}
 	// Deepest first so a parent's time is set after its children's.
 	sort.SliceStable(x.dirs, func(i, j int) bool { return len(x.dirs[i].path) > len(x.dirs[j].path) })
+	return x.setDirTimes()
+}
+
+// setDirTimes sets the directories' times through a handle of the root:
+// each parent is resolved inside the root (never following a symlink out
+// of it) and the directory itself is not followed, so a layer that replaced
+// a parent with a symlink to a host directory cannot change that
+// directory's times.
+func (x *extractor) setDirTimes() error {
+	if len(x.dirs) == 0 {
+		return nil
+	}
+	root, err := os.OpenFile(x.root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 	for _, d := range x.dirs {
-		if err := lutimes(d.path, d.mtime); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		ts := []unix.Timespec{unix.NsecToTimespec(d.mtime.UnixNano()), unix.NsecToTimespec(d.mtime.UnixNano())}
+		if d.path == "" || d.path == "." {
+			if err := unix.UtimesNanoAt(unix.AT_FDCWD, x.root, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				return err
+			}
+			continue
+		}
+		parent, err := pathrs.OpenatInRoot(root, path.Dir(d.path))
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR) {
+				continue // removed or replaced by a later entry
+			}
+			return err
+		}
+		err = unix.UtimesNanoAt(int(parent.Fd()), path.Base(d.path), ts, unix.AT_SYMLINK_NOFOLLOW)
+		parent.Close()
+		if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, unix.ENOTSUP) {
 			return err
 		}
 	}

@@ -97,7 +97,9 @@ func (b *builder) download(ctx context.Context, src, checksum string) (item, err
 		t := time.Unix(0, 0)
 		_ = os.Chtimes(p, t, t)
 	}
-	return newRootSource(dir).collect(name)
+	it, err := newRootSource(dir).collect(name)
+	it.remote = true
+	return it, err
 }
 
 // heredoc writes an inline COPY source to a scratch directory.

@@ -33,12 +33,13 @@ type builder struct {
 	stages []*stageState
 	images map[string]*stageState // COPY --from=<image>
 
-	eventMu sync.Mutex
-	puts    errgroup.Group
-	steps   int
-	cached  int
-	snaps   []snapshot.Snapshotter
-	cleanup []string
+	eventMu   sync.Mutex
+	stackOnce sync.Once
+	puts      errgroup.Group
+	steps     int
+	cached    int
+	snaps     []snapshot.Snapshotter
+	cleanup   []string
 
 	pullMu     sync.Mutex
 	pulls      map[string]*pull
@@ -66,6 +67,11 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	plan, err := dockerfile.Parse(opts.Dockerfile, content, dockerfile.Options{Target: opts.Target, BuildArgs: opts.BuildArgs})
 	if err != nil {
 		return nil, err
+	}
+	for id := range opts.Secrets {
+		if err := validSecretID(id); err != nil {
+			return nil, fmt.Errorf("--secret: %w", err)
+		}
 	}
 	iso, err := selectIsolation(opts, nil)
 	if err != nil {
@@ -186,7 +192,7 @@ func (b *builder) snapshotter(s *stageState) (snapshot.Snapshotter, error) {
 
 // newSnapshotter is an empty snapshotter of the build's isolation mode.
 func (b *builder) newSnapshotter() (snapshot.Snapshotter, error) {
-	return b.iso.newSnapshotter(b.opts.Store, b.opts.Snapshotter, snapshot.Options{Epoch: b.opts.Epoch})
+	return b.iso.newSnapshotter(b.opts.Store, b.opts.Snapshotter, snapshot.Options{Epoch: b.opts.Epoch, Devices: b.opts.Allow.DeviceNodes})
 }
 
 // diffIDs identifies a stage's filesystem by its layers' content.

@@ -155,7 +155,7 @@ func (b *builder) copy(ctx context.Context, s *stageState, c instructions.Comman
 			return fmt.Errorf("with more than one source file, the destination must be a directory and end with a /")
 		}
 		for _, it := range items {
-			isArchive := p.add && !it.isDir && isLocalArchive(it.host)
+			isArchive := p.add && !it.isDir && !it.remote && isLocalArchive(it.host)
 			archives = append(archives, isArchive)
 		}
 		sum, err := b.itemsKey(items)
@@ -172,7 +172,8 @@ func (b *builder) copy(ctx context.Context, s *stageState, c instructions.Comman
 		if err != nil {
 			return err
 		}
-		cp := &copier{root: root, chown: chown, resetOwner: from == nil, chmod: chmod, xattrs: from != nil, links: map[[2]uint64]string{}}
+		cp := &copier{root: root, chown: chown, resetOwner: from == nil, chmod: chmod, xattrs: from != nil,
+			devices: b.opts.Allow.DeviceNodes, links: map[[2]uint64]string{}}
 		if from != nil {
 			return b.copyFromStage(ctx, from, p, exclude, cp, dest, destIsDir)
 		}

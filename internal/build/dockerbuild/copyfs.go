@@ -26,7 +26,11 @@ type copier struct {
 	resetOwner bool    // the build context: files belong to root
 	chmod      *uint32
 	xattrs     bool
-	links      map[[2]uint64]string
+	// devices creates device nodes found in the source (COPY --from);
+	// without it they are skipped (the user allows them with --allow
+	// device).
+	devices bool
+	links   map[[2]uint64]string
 }
 
 func (c *copier) owner(fi fs.FileInfo) (int, int) {
@@ -183,6 +187,9 @@ func (c *copier) copyEntry(e entry, target string, inTree bool) error {
 		if c.resetOwner {
 			return nil // the context carries no special files
 		}
+		if fi.Mode()&fs.ModeDevice != 0 && !c.devices {
+			return nil
+		}
 		if err := unix.Mknod(target, st.Mode, int(st.Rdev)); err != nil {
 			return err
 		}
@@ -247,7 +254,7 @@ func copyXattrs(src, dst string) error {
 		return nil
 	}
 	for _, name := range strings.Split(strings.TrimRight(string(buf[:sz]), "\x00"), "\x00") {
-		if name == "" || strings.HasPrefix(name, "trusted.overlay.") || name == "security.selinux" || strings.HasPrefix(name, "system.") {
+		if name == "" || strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.") || name == "security.selinux" || strings.HasPrefix(name, "system.") {
 			continue
 		}
 		val := make([]byte, 4096)

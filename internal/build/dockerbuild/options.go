@@ -49,6 +49,11 @@ type Options struct {
 	Isolation Isolation
 	// Allow grants entitlements beyond the default confinement.
 	Allow Entitlements
+	// Network is the network of RUN steps without --network (Skaffold's
+	// docker.network): "" or "default" (a namespace of their own with
+	// outbound traffic through slirp4netns), "none", or "host" (needs
+	// Allow.NetworkHost).
+	Network string
 
 	// Events receives progress; nil discards it. It is called from the
 	// build's goroutines, one event at a time.

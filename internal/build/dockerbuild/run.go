@@ -73,8 +73,9 @@ func (b *builder) run(ctx context.Context, s *stageState, c *instructions.RunCom
 		return fmt.Errorf("RUN --security=%s is not supported", sec)
 	}
 	network := instructions.GetNetwork(c)
-	if network != "" && network != instructions.NetworkDefault && network != instructions.NetworkHost && network != instructions.NetworkNone {
-		return fmt.Errorf("RUN --network=%s is not supported", network)
+	netMode, err := b.runNetwork(network)
+	if err != nil {
+		return err
 	}
 	env := s.runEnv
 	if _, ok := env.Get("PATH"); !ok {
@@ -127,7 +128,7 @@ func (b *builder) run(ctx context.Context, s *stageState, c *instructions.RunCom
 					sm = append(sm, sandbox.Mount{Type: "bind", Source: f, Target: "/dev/pipes/" + script.name, ReadOnly: true})
 				}
 				spec := sandbox.Spec{Root: root, Args: args, Env: append(runEnv.List(), extraEnv...), Dir: wd, User: user,
-					Mounts: sm, Stdout: out, Stderr: out, NoNetwork: network == instructions.NetworkNone}
+					Mounts: sm, Stdout: out, Stderr: out, Network: netMode, AllowDevices: b.opts.Allow.DeviceNodes}
 				return b.iso.run(ctx, spec)
 			})
 		}, w)
@@ -142,6 +143,51 @@ func (b *builder) run(ctx context.Context, s *stageState, c *instructions.RunCom
 		}
 		return diff, true, nil
 	})
+}
+
+// runNetwork is the sandbox network of a RUN with --network=flag (empty
+// when not given: the build's default, Options.Network). Sharing the
+// host's network is an entitlement the user must grant.
+func (b *builder) runNetwork(flag string) (sandbox.Network, error) {
+	mode, what := flag, "RUN --network="+flag
+	if mode == "" || mode == instructions.NetworkDefault {
+		mode, what = b.opts.Network, "network: "+b.opts.Network
+	}
+	switch mode {
+	case "", instructions.NetworkDefault, "bridge":
+		b.warnNoStack()
+		return sandbox.NetworkSandbox, nil
+	case instructions.NetworkNone:
+		return sandbox.NetworkNone, nil
+	case instructions.NetworkHost:
+		if !b.opts.Allow.NetworkHost {
+			return "", &EntitlementError{Entitlement: "network.host", What: what}
+		}
+		return sandbox.NetworkHost, nil
+	}
+	return "", fmt.Errorf("%s is not supported (use default, none, or host with --allow network.host)", what)
+}
+
+// warnNoStack warns once per build when RUN gets no outbound network.
+func (b *builder) warnNoStack() {
+	b.stackOnce.Do(func() {
+		if _, err := sandbox.UserModeStack(); err != nil {
+			b.emit(Event{Kind: Warning, Text: err.Error()})
+		}
+	})
+}
+
+// EntitlementError is a step that needs an entitlement the user did not
+// grant.
+type EntitlementError struct {
+	// Entitlement is the --allow value, such as "network.host".
+	Entitlement string
+	// What asked for it.
+	What string
+}
+
+func (e *EntitlementError) Error() string {
+	return fmt.Sprintf("%s needs --allow %s (it would share the host's network, its loopback services included)", e.What, e.Entitlement)
 }
 
 func writeScript(store interface{ TempDir(string) (string, error) }, script *heredocScript) (string, error) {
@@ -226,6 +272,9 @@ func (b *builder) withMounts(ctx context.Context, mounts []*instructions.Mount, 
 		case instructions.MountTypeTmpfs:
 			sm = append(sm, sandbox.Mount{Type: "tmpfs", Target: target})
 		case instructions.MountTypeSecret:
+			if err := validSecretID(m.CacheID); err != nil {
+				return err
+			}
 			src, ok := b.opts.Secrets[m.CacheID]
 			if !ok {
 				if m.Required {
@@ -310,6 +359,41 @@ func (b *builder) withViews(ctx context.Context, views []*instructions.Mount, sm
 	})
 }
 
+// mountOwner is the owner a RUN --mount asks for (root by default),
+// refusing ids no file can have.
+func mountOwner(m *instructions.Mount) (int, int, error) {
+	uid, gid := 0, 0
+	for _, id := range []struct {
+		v   *uint64
+		to  *int
+		opt string
+	}{{m.UID, &uid, "uid"}, {m.GID, &gid, "gid"}} {
+		if id.v == nil {
+			continue
+		}
+		n, err := sandbox.ParseID(strconv.FormatUint(*id.v, 10))
+		if err != nil {
+			return 0, 0, fmt.Errorf("--mount %s=%d: %w", id.opt, *id.v, err)
+		}
+		*id.to = int(n)
+	}
+	return uid, gid, nil
+}
+
+// validSecretID is a secret id that is safe as a file name: Docker's rule
+// (letters, digits, '.', '_', '-'), never "." or "..".
+func validSecretID(id string) error {
+	if id == "" || id == "." || id == ".." || len(id) > 255 {
+		return fmt.Errorf("invalid secret id %q", id)
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Errorf("invalid secret id %q: use letters, digits, '.', '_' and '-'", id)
+		}
+	}
+	return nil
+}
+
 func ensureCacheDir(dir string, m *instructions.Mount) error {
 	if _, err := os.Stat(dir); err == nil {
 		return nil
@@ -321,14 +405,11 @@ func ensureCacheDir(dir string, m *instructions.Mount) error {
 	if m.Mode != nil {
 		mode = os.FileMode(*m.Mode)
 	}
-	uid, gid := 0, 0
-	if m.UID != nil {
-		uid = int(*m.UID)
+	uid, gid, err := mountOwner(m)
+	if err != nil {
+		return err
 	}
-	if m.GID != nil {
-		gid = int(*m.GID)
-	}
-	if err := os.Chown(dir, uid, gid); err != nil {
+	if err := os.Lchown(dir, uid, gid); err != nil {
 		return err
 	}
 	return os.Chmod(dir, mode)
@@ -339,17 +420,14 @@ func writeOwned(f string, data []byte, m *instructions.Mount) error {
 	if m.Mode != nil {
 		mode = os.FileMode(*m.Mode)
 	}
+	uid, gid, err := mountOwner(m)
+	if err != nil {
+		return err
+	}
 	if err := os.WriteFile(f, data, mode); err != nil {
 		return err
 	}
-	uid, gid := 0, 0
-	if m.UID != nil {
-		uid = int(*m.UID)
-	}
-	if m.GID != nil {
-		gid = int(*m.GID)
-	}
-	if err := os.Chown(f, uid, gid); err != nil {
+	if err := os.Lchown(f, uid, gid); err != nil {
 		return err
 	}
 	return os.Chmod(f, mode)
@@ -399,19 +477,32 @@ type lineWriter struct {
 
 const tailLines = 20
 
+// maxLine bounds the output kept while waiting for a newline: a command
+// that prints without newlines (RUN head -c 20G /dev/zero) is reported in
+// pieces of this size instead of growing skiff's memory without limit.
+const maxLine = 64 << 10
+
 func (w *lineWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.buf.Write(p)
-	for {
-		i := bytes.IndexByte(w.buf.Bytes(), '\n')
-		if i < 0 {
-			break
+	n := len(p)
+	for len(p) > 0 {
+		chunk := p[:min(len(p), maxLine)]
+		p = p[len(chunk):]
+		w.buf.Write(chunk)
+		for {
+			i := bytes.IndexByte(w.buf.Bytes(), '\n')
+			if i < 0 {
+				break
+			}
+			line := string(w.buf.Next(i + 1))
+			w.line(strings.TrimRight(line, "\r\n"))
 		}
-		line := string(w.buf.Next(i + 1))
-		w.line(strings.TrimRight(line, "\r\n"))
+		if w.buf.Len() >= maxLine {
+			w.line(string(w.buf.Next(maxLine)))
+		}
 	}
-	return len(p), nil
+	return n, nil
 }
 
 func (w *lineWriter) line(l string) {

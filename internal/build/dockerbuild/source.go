@@ -209,6 +209,8 @@ type item struct {
 	host    string // host path after following symlinks
 	isDir   bool
 	entries []entry // sorted; entries[0] is the item itself
+	// remote is a file ADD downloaded: never unpacked, as in Docker.
+	remote bool
 }
 
 // collect resolves a matched path and lists what it contains.

@@ -36,7 +36,7 @@ func Run(ctx context.Context, spec sandbox.Spec) error {
 	if len(spec.Args) == 0 {
 		return errors.New("container isolation: empty command")
 	}
-	if spec.NoNetwork {
+	if spec.Network == sandbox.NetworkNone {
 		return ErrNoNetworkNamespace
 	}
 	root := filepath.Clean(spec.Root)

@@ -89,7 +89,7 @@ func TestRunExitAndErrors(t *testing.T) {
 	if _, err := run(t, Spec{Root: root, Args: []string{"no-such-command"}}); err == nil || !strings.Contains(err.Error(), "no-such-command: command not found") {
 		t.Errorf("err = %v", err)
 	}
-	if _, err := run(t, Spec{Root: root, NoNetwork: true, Args: []string{"true"}}); !errors.Is(err, ErrNoNetworkNamespace) {
+	if _, err := run(t, Spec{Root: root, Network: sandbox.NetworkNone, Args: []string{"true"}}); !errors.Is(err, ErrNoNetworkNamespace) {
 		t.Errorf("--network=none: err = %v", err)
 	}
 }

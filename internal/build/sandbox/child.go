@@ -69,6 +69,13 @@ func setup(spec *Spec) error {
 	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("binding root: %w", err)
 	}
+	// Device nodes in the root filesystem (from a base layer, COPY --from or
+	// anything else) cannot be opened unless the user allowed them.
+	if !spec.AllowDevices {
+		if err := remount(root, unix.MS_NODEV); err != nil {
+			return fmt.Errorf("making the root nodev: %w", err)
+		}
+	}
 	in := func(p string) (string, error) { return securejoin.SecureJoin(root, p) }
 
 	proc, err := in("/proc")
@@ -81,12 +88,8 @@ func setup(spec *Spec) error {
 	if err := setupDev(in); err != nil {
 		return err
 	}
-	if sys, err := in("/sys"); err == nil {
-		if fi, err := os.Lstat(sys); err == nil && fi.IsDir() {
-			if err := unix.Mount("sysfs", sys, "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-				return fmt.Errorf("mounting /sys: %w", err)
-			}
-		}
+	if err := setupSys(in, spec.Network); err != nil {
+		return err
 	}
 	mounts := append([]Mount{
 		{Type: "bind", Source: spec.HostsFile, Target: "/etc/hosts", ReadOnly: true},
@@ -97,7 +100,7 @@ func setup(spec *Spec) error {
 			return err
 		}
 	}
-	if spec.NoNetwork {
+	if spec.Network != NetworkHost {
 		if err := loopbackUp(); err != nil {
 			return err
 		}
@@ -114,13 +117,12 @@ func setup(spec *Spec) error {
 	if err := dropCapabilities(); err != nil {
 		return err
 	}
-	u := spec.User
-	groups := make([]int, len(u.Groups))
-	for i, g := range u.Groups {
-		groups[i] = int(g)
+	if err := newSessionKeyring(); err != nil {
+		return err
 	}
-	if err := unix.Setgroups(groups); err != nil {
-		return fmt.Errorf("setting groups: %w", err)
+	u := spec.User
+	if err := setGroups(u); err != nil {
+		return err
 	}
 	if err := unix.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
 		return fmt.Errorf("setting gid %d: %w", u.GID, err)
@@ -135,7 +137,7 @@ func setup(spec *Spec) error {
 	if err := os.Chdir(spec.Dir); err != nil {
 		return fmt.Errorf("working directory %s: %w", spec.Dir, err)
 	}
-	return nil
+	return applySeccomp()
 }
 
 // setupDev mounts a tmpfs /dev with the usual safe devices. Device nodes
@@ -145,7 +147,7 @@ func setupDev(in func(string) (string, error)) error {
 	if err != nil {
 		return err
 	}
-	if err := unix.Mount("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=755,size=65536k"); err != nil {
+	if err := unix.Mount("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=755,size=65536k"); err != nil {
 		return fmt.Errorf("mounting /dev: %w", err)
 	}
 	for _, name := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
@@ -210,10 +212,14 @@ func mountOne(in func(string) (string, error), m Mount) error {
 		if err := unix.Mount(m.Source, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("mounting %s: %w", m.Target, err)
 		}
+		// Context, cache, secret and stage mounts never carry working
+		// setuid files or device nodes.
+		flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV)
 		if m.ReadOnly {
-			if err := unix.Mount("", target, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
-				return fmt.Errorf("making %s read-only: %w", m.Target, err)
-			}
+			flags |= unix.MS_RDONLY
+		}
+		if err := remount(target, flags); err != nil {
+			return fmt.Errorf("mounting %s nosuid,nodev: %w", m.Target, err)
 		}
 	default:
 		return fmt.Errorf("unknown mount type %q for %s", m.Type, m.Target)
@@ -233,7 +239,7 @@ func maskProc(proc string) error {
 			return fmt.Errorf("masking /proc/%s: %w", p, err)
 		}
 	}
-	for _, p := range []string{"acpi", "scsi"} {
+	for _, p := range []string{"acpi", "asound", "scsi"} {
 		t := filepath.Join(proc, p)
 		if fi, err := os.Lstat(t); err != nil || !fi.IsDir() {
 			continue

@@ -38,10 +38,12 @@ type Spec struct {
 	User     User    `json:"user"`
 	Hostname string  `json:"hostname"`
 	Mounts   []Mount `json:"mounts,omitempty"`
-	// NoNetwork gives the command a network namespace of its own with only
-	// a loopback interface (RUN --network=none); otherwise it shares the
-	// host's network, as docker build does by default.
-	NoNetwork bool `json:"noNetwork,omitempty"`
+	// Network is the command's network (default: a namespace of its own
+	// with outbound traffic through slirp4netns).
+	Network Network `json:"network,omitempty"`
+	// AllowDevices lets device nodes in the root filesystem be opened;
+	// otherwise the root is mounted nodev.
+	AllowDevices bool `json:"allowDevices,omitempty"`
 	// HostsFile and ResolvConf are host files bind-mounted read-only at
 	// /etc/hosts and /etc/resolv.conf; empty means generated ones.
 	HostsFile  string `json:"hostsFile,omitempty"`
@@ -92,11 +94,18 @@ func Run(ctx context.Context, spec Spec) error {
 			return err
 		}
 	}
+	var slirpBin string
+	if spec.Network == NetworkSandbox {
+		slirpBin, _ = UserModeStack() // without it: loopback only; the builder warns
+	}
 	if spec.ResolvConf == "" {
 		spec.ResolvConf = filepath.Join(tmp, "resolv.conf")
 		b, err := os.ReadFile("/etc/resolv.conf")
 		if err != nil {
-			b = []byte("nameserver 8.8.8.8\n")
+			b = nil
+		}
+		if slirpBin != "" {
+			b = []byte("nameserver " + slirpResolver + "\n")
 		}
 		if err := os.WriteFile(spec.ResolvConf, b, 0o644); err != nil {
 			return err
@@ -136,7 +145,7 @@ func Run(ctx context.Context, spec Spec) error {
 		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC,
 		Pdeathsig:  syscall.SIGKILL,
 	}
-	if spec.NoNetwork {
+	if spec.Network != NetworkHost {
 		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWNET
 	}
 	startErr := cmd.Start()
@@ -146,6 +155,22 @@ func Run(ctx context.Context, spec Spec) error {
 		specW.Close()
 		errR.Close()
 		return fmt.Errorf("sandbox: starting: %w", startErr)
+	}
+	// The child waits for its spec, so the network is ready before the
+	// command starts.
+	if slirpBin != "" {
+		net, err := startSlirp(ctx, slirpBin, cmd.Process.Pid)
+		if err != nil {
+			specW.Close()
+			errR.Close()
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("sandbox: %w", err)
+		}
+		defer net.stop()
 	}
 	encErr := json.NewEncoder(specW).Encode(spec)
 	specW.Close()

@@ -2,20 +2,30 @@ package sandbox
 
 import (
 	"errors"
-	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"golang.org/x/sys/unix"
 )
 
 // stubs are mount points created in the root filesystem for the sandbox's
 // mounts; they are removed afterwards so that they do not end up in the
 // step's layer (unless the command put something in them).
+//
+// The command runs between creating and removing them and may have
+// replaced any directory on the way with a symlink, so they are remembered
+// as paths inside the root and removed through a handle of the root
+// directory: every lookup is resolved inside it (openat2 RESOLVE_IN_ROOT,
+// or securejoin's checked emulation) and the last component is never
+// followed, so cleanup can only ever touch the root filesystem.
 type stubs struct {
-	created []string // host paths, parents first
+	root    string
+	created []string // paths inside the root, parents first
 	times   map[string]time.Time
 }
 
@@ -39,9 +49,9 @@ func mountPoints(spec Spec) [][2]any {
 }
 
 func makeStubs(spec Spec) (*stubs, error) {
-	s := &stubs{times: map[string]time.Time{}}
+	s := &stubs{root: spec.Root, times: map[string]time.Time{}}
 	for _, pt := range mountPoints(spec) {
-		if err := s.ensure(spec.Root, pt[0].(string), pt[1].(bool)); err != nil {
+		if err := s.ensure(pt[0].(string), pt[1].(bool)); err != nil {
 			s.remove()
 			return nil, err
 		}
@@ -49,17 +59,23 @@ func makeStubs(spec Spec) (*stubs, error) {
 	return s, nil
 }
 
-func (s *stubs) ensure(root, target string, isDir bool) error {
-	p, err := securejoin.SecureJoin(root, target)
+// ensure creates target (and missing parents) unless it exists. Nothing
+// runs in the root while it does, so the resolved host path is safe to use.
+func (s *stubs) ensure(target string, isDir bool) error {
+	p, err := securejoin.SecureJoin(s.root, target)
 	if err != nil {
 		return err
 	}
 	if _, err := os.Lstat(p); err == nil {
 		return nil
 	}
+	rel := func(host string) string {
+		r, _ := filepath.Rel(s.root, host)
+		return filepath.ToSlash(r)
+	}
 	// Create missing parents one by one so each can be removed again.
 	var missing []string
-	for q := filepath.Dir(p); len(q) > len(root); q = filepath.Dir(q) {
+	for q := filepath.Dir(p); len(q) > len(s.root); q = filepath.Dir(q) {
 		if _, err := os.Lstat(q); err == nil {
 			break
 		}
@@ -70,15 +86,15 @@ func (s *stubs) ensure(root, target string, isDir bool) error {
 		top = filepath.Dir(missing[len(missing)-1])
 	}
 	if fi, err := os.Lstat(top); err == nil {
-		if _, seen := s.times[top]; !seen {
-			s.times[top] = fi.ModTime()
+		if _, seen := s.times[rel(top)]; !seen {
+			s.times[rel(top)] = fi.ModTime()
 		}
 	}
 	for i := len(missing) - 1; i >= 0; i-- {
 		if err := os.Mkdir(missing[i], 0o755); err != nil {
 			return err
 		}
-		s.created = append(s.created, missing[i])
+		s.created = append(s.created, rel(missing[i]))
 	}
 	if isDir {
 		err = os.Mkdir(p, 0o755)
@@ -91,27 +107,58 @@ func (s *stubs) ensure(root, target string, isDir bool) error {
 	if err != nil {
 		return err
 	}
-	s.created = append(s.created, p)
+	s.created = append(s.created, rel(p))
 	return nil
 }
 
 // remove deletes the stubs that are still empty and restores the times of
-// the directories they were created in.
+// the directories they were created in, all inside the root.
 func (s *stubs) remove() {
+	root, err := os.OpenFile(s.root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	defer root.Close()
 	for i := len(s.created) - 1; i >= 0; i-- {
-		p := s.created[i]
-		fi, err := os.Lstat(p)
-		if err != nil {
-			continue
-		}
-		if fi.Mode().IsRegular() && fi.Size() != 0 {
-			continue
-		}
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			continue // not empty: the command wrote there, keep it
-		}
+		_ = atInRoot(root, s.created[i], func(dirfd int, base string) error {
+			var st unix.Stat_t
+			if err := unix.Fstatat(dirfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				return err
+			}
+			switch st.Mode & unix.S_IFMT {
+			case unix.S_IFDIR:
+				return unix.Unlinkat(dirfd, base, unix.AT_REMOVEDIR) // fails when not empty: the command wrote there, keep it
+			case unix.S_IFREG:
+				if st.Size == 0 {
+					return unix.Unlinkat(dirfd, base, 0)
+				}
+			}
+			return nil // replaced by something else: it is the command's now
+		})
 	}
 	for dir, t := range s.times {
-		_ = os.Chtimes(dir, t, t)
+		ts := []unix.Timespec{unix.NsecToTimespec(t.UnixNano()), unix.NsecToTimespec(t.UnixNano())}
+		if dir == "." {
+			_ = unix.UtimesNanoAt(unix.AT_FDCWD, s.root, ts, unix.AT_SYMLINK_NOFOLLOW)
+			continue
+		}
+		_ = atInRoot(root, dir, func(dirfd int, base string) error {
+			return unix.UtimesNanoAt(dirfd, base, ts, unix.AT_SYMLINK_NOFOLLOW)
+		})
 	}
+}
+
+// atInRoot calls fn with a handle of rel's parent directory, resolved inside
+// root, and rel's last component, which fn must not follow.
+func atInRoot(root *os.File, rel string, fn func(dirfd int, base string) error) error {
+	rel = path.Clean("/" + rel)
+	if rel == "/" {
+		return errors.New("the root itself")
+	}
+	dir, err := pathrs.OpenatInRoot(root, path.Dir(rel))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return fn(int(dir.Fd()), path.Base(rel))
 }

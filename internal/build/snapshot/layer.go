@@ -31,6 +31,10 @@ type Options struct {
 	// Epoch, when set, clamps every modification time in produced layers to
 	// it (SOURCE_DATE_EPOCH, --reproducible).
 	Epoch *time.Time
+	// Devices creates the device nodes of layers when they are extracted
+	// and lets them be opened through overlay mounts; without it they are
+	// left out of extracted layers and every mount is nodev.
+	Devices bool
 }
 
 // Snapshotter gives build steps a root filesystem made of a stack of layers

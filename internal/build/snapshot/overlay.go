@@ -14,8 +14,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
-
-	"github.com/skiff-dev/skiff/internal/oci"
 )
 
 // Kind selects a Snapshotter implementation.
@@ -76,7 +74,7 @@ func (o *overlay) lowers(ctx context.Context) ([]string, error) {
 			continue
 		}
 		g.Go(func() error {
-			dir, err := o.store.Dir(gctx, o.stack[i].layer)
+			dir, err := o.store.dir(gctx, o.stack[i].layer, o.opts.Devices)
 			o.stack[i].dir = dir
 			return err
 		})
@@ -118,7 +116,7 @@ func (o *overlay) Change(ctx context.Context, fn func(root string) error, w io.W
 	if len(lowers) == 0 {
 		lowers = []string{empty}
 	}
-	if err := mountOverlay(lowers, upper, work, merged); err != nil {
+	if err := mountOverlay(lowers, upper, work, merged, o.opts.Devices); err != nil {
 		return Diff{}, err
 	}
 	mounted := true
@@ -147,10 +145,10 @@ func (o *overlay) Change(ctx context.Context, fn func(root string) error, w io.W
 	if err != nil || diff.Entries == 0 {
 		return diff, err
 	}
-	if err := o.store.adopt(diff.DiffID, upper); err != nil {
+	if err := o.store.adopt(diff.DiffID, upper, o.opts.Devices); err != nil {
 		return Diff{}, err
 	}
-	o.stack = append(o.stack, stackItem{dir: o.store.layerDir(diff.DiffID)})
+	o.stack = append(o.stack, stackItem{dir: o.store.layerDir(diff.DiffID, o.opts.Devices)})
 	return diff, nil
 }
 
@@ -171,7 +169,7 @@ func (o *overlay) View(ctx context.Context, fn func(root string) error) error {
 		}
 	}
 	// A read-only overlay needs two lower directories.
-	if err := mountOverlay(append(lowers, empty), "", "", merged); err != nil {
+	if err := mountOverlay(append(lowers, empty), "", "", merged, o.opts.Devices); err != nil {
 		return err
 	}
 	defer func() {
@@ -207,7 +205,7 @@ func writeUpper(lw *layerWriter, dir, rel string, lowers []string) error {
 		}
 		opaque := false
 		if fi.IsDir() {
-			v, err := getXattr(host, oci.OverlayOpaqueXattr)
+			v, err := getXattr(host, opaqueXattr())
 			opaque = err == nil && v == "y"
 		}
 		stripOverlayXattrs(host)
@@ -286,7 +284,7 @@ func lowerRoot(lowers []string, name string) string {
 			if isWhiteout(pfi) || !pfi.IsDir() {
 				return ""
 			}
-			if v, err := getXattr(filepath.Join(l, p), oci.OverlayOpaqueXattr); err == nil && v == "y" {
+			if v, err := getXattr(filepath.Join(l, p), opaqueXattr()); err == nil && v == "y" {
 				return ""
 			}
 		}
@@ -309,19 +307,21 @@ func stripOverlayXattrs(p string) {
 		return
 	}
 	for _, name := range strings.Split(string(buf[:sz]), "\x00") {
-		if strings.HasPrefix(name, "trusted.overlay.") && name != oci.OverlayOpaqueXattr {
+		if isOverlayXattr(name) && name != opaqueXattr() {
 			_ = unix.Lremovexattr(p, name)
 		}
 	}
 }
 
 // mountOverlay mounts lowers (top first) with an optional upper directory at
-// target. It uses the fsconfig API, which has no limit on the number of
-// layers, and falls back to mount(2) on kernels without "lowerdir+".
-func mountOverlay(lowers []string, upper, work, target string) error {
+// target, nosuid, and nodev unless devices. It uses the fsconfig API, which
+// has no limit on the number of layers, and falls back to mount(2) on
+// kernels without "lowerdir+". In a user namespace it uses user.overlay.*
+// xattrs (userxattr), the only ones it may set there.
+func mountOverlay(lowers []string, upper, work, target string, devices bool) error {
 	err := errNoFsconfig
 	if !legacyMountOnly {
-		err = mountOverlayFsconfig(lowers, upper, work, target)
+		err = mountOverlayFsconfig(lowers, upper, work, target, devices)
 	}
 	if err == nil || !errors.Is(err, errNoFsconfig) {
 		return err
@@ -330,11 +330,19 @@ func mountOverlay(lowers []string, upper, work, target string) error {
 	if upper != "" {
 		opts = append(opts, "upperdir="+upper, "workdir="+work)
 	}
-	data := strings.Join(append(opts, "redirect_dir=off", "index=off", "metacopy=off"), ",")
+	opts = append(opts, "redirect_dir=off", "index=off", "metacopy=off")
+	if userNamespaced() {
+		opts = append(opts, "userxattr")
+	}
+	data := strings.Join(opts, ",")
 	if len(data) >= os.Getpagesize() {
 		return fmt.Errorf("mounting overlay: %d layers are too many for this kernel's mount options", len(lowers))
 	}
-	if err := unix.Mount("overlay", target, "overlay", 0, data); err != nil {
+	flags := uintptr(unix.MS_NOSUID)
+	if !devices {
+		flags |= unix.MS_NODEV
+	}
+	if err := unix.Mount("overlay", target, "overlay", flags, data); err != nil {
 		return fmt.Errorf("mounting overlay: %w", err)
 	}
 	return nil
@@ -345,7 +353,7 @@ var errNoFsconfig = errors.New("fsconfig lowerdir+ unsupported")
 // legacyMountOnly makes tests exercise the mount(2) path of older kernels.
 var legacyMountOnly = false
 
-func mountOverlayFsconfig(lowers []string, upper, work, target string) error {
+func mountOverlayFsconfig(lowers []string, upper, work, target string, devices bool) error {
 	fd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return errNoFsconfig
@@ -368,10 +376,19 @@ func mountOverlayFsconfig(lowers []string, upper, work, target string) error {
 			return fmt.Errorf("mounting overlay: %s=%s: %w", kv[0], kv[1], err)
 		}
 	}
+	if userNamespaced() {
+		if err := unix.FsconfigSetFlag(fd, "userxattr"); err != nil {
+			return fmt.Errorf("mounting overlay: userxattr: %w", err)
+		}
+	}
 	if err := unix.FsconfigCreate(fd); err != nil {
 		return fmt.Errorf("mounting overlay: %w", err)
 	}
-	mfd, err := unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, 0)
+	attr := unix.MOUNT_ATTR_NOSUID
+	if !devices {
+		attr |= unix.MOUNT_ATTR_NODEV
+	}
+	mfd, err := unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, attr)
 	if err != nil {
 		return fmt.Errorf("mounting overlay: %w", err)
 	}
@@ -406,7 +423,7 @@ func (s *Store) probe() error {
 	if err := os.WriteFile(filepath.Join(dirs["lower"], "f"), nil, 0o644); err != nil {
 		return err
 	}
-	if err := mountOverlay([]string{dirs["lower"]}, dirs["upper"], dirs["work"], dirs["merged"]); err != nil {
+	if err := mountOverlay([]string{dirs["lower"]}, dirs["upper"], dirs["work"], dirs["merged"], false); err != nil {
 		return fmt.Errorf("overlayfs unavailable: %w", err)
 	}
 	rmErr := os.Remove(filepath.Join(dirs["merged"], "f"))

@@ -266,7 +266,7 @@ func TestChange(t *testing.T) {
 				// Replaying base layers plus the diff must give what the step saw.
 				replay := t.TempDir()
 				for _, l := range append(base, memLayer(buf.Bytes())) {
-					if _, err := oci.Extract(context.Background(), bytes.NewReader(l), replay, oci.ExtractOptions{}); err != nil {
+					if _, err := oci.Extract(context.Background(), bytes.NewReader(l), replay, oci.ExtractOptions{Devices: true}); err != nil {
 						t.Fatal(err)
 					}
 				}

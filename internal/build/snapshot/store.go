@@ -117,8 +117,14 @@ func (s *Store) TempDir(kind string) (string, error) {
 	return os.MkdirTemp(filepath.Join(s.root, "tmp"), fmt.Sprintf("%d-%s-", os.Getpid(), kind))
 }
 
-func (s *Store) layerDir(diffID v1.Hash) string {
-	return filepath.Join(s.root, "layers", diffID.Algorithm+"-"+diffID.Hex)
+// layerDir is where the layer diffID is extracted; layers extracted with
+// their device nodes live apart from those without.
+func (s *Store) layerDir(diffID v1.Hash, devices bool) string {
+	name := diffID.Algorithm + "-" + diffID.Hex
+	if devices {
+		name += "+dev"
+	}
+	return filepath.Join(s.root, "layers", name)
 }
 
 func (s *Store) lock(key string) func() {
@@ -135,17 +141,22 @@ func (s *Store) lock(key string) func() {
 
 // Has reports whether the layer with diffID is already extracted.
 func (s *Store) Has(diffID v1.Hash) bool {
-	_, err := os.Lstat(s.layerDir(diffID))
+	_, err := os.Lstat(s.layerDir(diffID, false))
 	return err == nil
 }
 
-// Dir returns the extracted directory of l, extracting it on first use.
+// Dir returns the extracted directory of l, extracting it on first use
+// (without device nodes).
 func (s *Store) Dir(ctx context.Context, l Layer) (string, error) {
+	return s.dir(ctx, l, false)
+}
+
+func (s *Store) dir(ctx context.Context, l Layer, devices bool) (string, error) {
 	diffID, err := l.DiffID()
 	if err != nil {
 		return "", fmt.Errorf("reading layer diff ID: %w", err)
 	}
-	dir := s.layerDir(diffID)
+	dir := s.layerDir(diffID, devices)
 	if _, err := os.Lstat(dir); err == nil {
 		return dir, nil
 	}
@@ -172,7 +183,8 @@ func (s *Store) Dir(ctx context.Context, l Layer) (string, error) {
 	// poison the extracted copy other builds will share.
 	h := sha256.New()
 	tee := io.TeeReader(rc, h)
-	if _, err := oci.Extract(ctx, tee, fsDir, oci.ExtractOptions{Whiteouts: oci.OverlayWhiteouts, SkipOwnership: os.Geteuid() != 0}); err != nil {
+	xopts := oci.ExtractOptions{Whiteouts: oci.OverlayWhiteouts, SkipOwnership: os.Geteuid() != 0, Devices: devices, OpaqueXattr: opaqueXattr()}
+	if _, err := oci.Extract(ctx, tee, fsDir, xopts); err != nil {
 		return "", fmt.Errorf("extracting layer %s: %w", diffID, err)
 	}
 	if _, err := io.Copy(io.Discard, tee); err != nil { // padding after the end of the archive
@@ -184,15 +196,15 @@ func (s *Store) Dir(ctx context.Context, l Layer) (string, error) {
 	if got := hex.EncodeToString(h.Sum(nil)); diffID.Algorithm != "sha256" || got != diffID.Hex {
 		return "", fmt.Errorf("layer content has diff ID sha256:%s, not the %s its image declares", got, diffID)
 	}
-	if err := s.adopt(diffID, fsDir); err != nil {
+	if err := s.adopt(diffID, fsDir, devices); err != nil {
 		return "", err
 	}
 	return dir, nil
 }
 
 // adopt moves a directory holding exactly the layer diffID into the store.
-func (s *Store) adopt(diffID v1.Hash, dir string) error {
-	dst := s.layerDir(diffID)
+func (s *Store) adopt(diffID v1.Hash, dir string, devices bool) error {
+	dst := s.layerDir(diffID, devices)
 	if err := os.Rename(dir, dst); err != nil {
 		if errors.Is(err, fs.ErrExist) || errors.Is(err, unix.ENOTEMPTY) {
 			return removeAll(dir) // another build got there first; same content

@@ -173,7 +173,7 @@ func readXattrs(p string) (map[string]string, error) {
 	}
 	var out map[string]string
 	for _, name := range strings.Split(strings.TrimRight(string(buf[:sz]), "\x00"), "\x00") {
-		if name == "" || strings.HasPrefix(name, "trusted.overlay.") || name == "security.selinux" || strings.HasPrefix(name, "system.") {
+		if name == "" || isOverlayXattr(name) || name == "security.selinux" || strings.HasPrefix(name, "system.") {
 			continue
 		}
 		val, err := getXattr(p, name)

@@ -87,7 +87,7 @@ func (w *walker) apply(ctx context.Context, l Layer) error {
 		return fmt.Errorf("reading layer: %w", err)
 	}
 	defer rc.Close()
-	if _, err := oci.Extract(ctx, rc, w.root, oci.ExtractOptions{SkipOwnership: os.Geteuid() != 0}); err != nil {
+	if _, err := oci.Extract(ctx, rc, w.root, oci.ExtractOptions{SkipOwnership: os.Geteuid() != 0, Devices: w.opts.Devices}); err != nil {
 		return fmt.Errorf("applying layer: %w", err)
 	}
 	return rc.Close()
