@@ -65,7 +65,7 @@ func (a *Applier) execute(ctx context.Context, p *plan, opts Options, res *Resul
 		App: app, Namespace: ns, Status: RecordPending, Time: time.Now().UTC(),
 		KubeUser: <-kubeUser, Actor: opts.Release.Actor,
 		Commit: opts.Release.Commit, Tag: opts.Release.Tag, Description: opts.Release.Description,
-		Images: images(p.source), RollbackOf: opts.Release.RollbackOf,
+		Images: Images(p.source), RollbackOf: opts.Release.RollbackOf,
 	}
 	if failure == nil {
 		if !opts.StatusCheck {

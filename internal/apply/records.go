@@ -310,8 +310,9 @@ func whoAmI(ctx context.Context, client kubernetes.Interface) string {
 	return res.Status.UserInfo.Username
 }
 
-// images lists the container images of the workloads in objs, sorted.
-func images(objs []manifest.Object) []string {
+// Images lists the container images of the workloads in objs, sorted: what
+// a release record and a deploy report name.
+func Images(objs []manifest.Object) []string {
 	seen := map[string]bool{}
 	var walk func(v any)
 	walk = func(v any) {

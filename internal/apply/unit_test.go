@@ -156,7 +156,7 @@ data: {containers: "not a list"}
 		t.Fatal(err)
 	}
 	want := []string{"busybox", "reg/init@sha256:aaaa", "reg/web:1@sha256:bbbb"}
-	if d := cmp.Diff(want, images(objs)); d != "" {
+	if d := cmp.Diff(want, Images(objs)); d != "" {
 		t.Errorf("images (-want +got):\n%s", d)
 	}
 }
