@@ -158,30 +158,10 @@ func DeleteNamespace(ctx context.Context, client kubernetes.Interface, name stri
 	if err := client.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("deleting namespace %s: %w", name, err)
 	}
-	w, err := client.CoreV1().Namespaces().Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
-	if err != nil {
-		return fmt.Errorf("watching namespace %s: %w", name, err)
+	if err := watchGone(ctx, client, name); err != nil {
+		return fmt.Errorf("namespace %s is still terminating: %w", name, err)
 	}
-	defer w.Stop()
-	if _, ok, err := GetNamespace(ctx, client, name); err != nil || !ok {
-		return err
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("namespace %s is still terminating: %w", name, ctx.Err())
-		case ev, open := <-w.ResultChan():
-			if !open {
-				if _, ok, err := GetNamespace(ctx, client, name); err != nil || !ok {
-					return err
-				}
-				return fmt.Errorf("namespace %s: watch closed before it was deleted", name)
-			}
-			if ev.Type == "DELETED" {
-				return nil
-			}
-		}
-	}
+	return nil
 }
 
 // Protect installs the immutability admission policy with server-side apply.

@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/skiff-dev/skiff/internal/manifest"
 )
 
 // RBACOptions describe the deployer an RBAC set is made for.
@@ -215,4 +217,18 @@ func ParseSubject(s string) (rbacv1.Subject, error) {
 		return rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: name}, nil
 	}
 	return rbacv1.Subject{}, fmt.Errorf("subject %q: unknown kind %q (user, group, serviceaccount)", s, kind)
+}
+
+// KindsOf lists the kinds of objs, each once, in order of appearance: what
+// RBACOptions.Kinds takes from an environment's rendered manifests.
+func KindsOf(objs []manifest.Object) []schema.GroupVersionKind {
+	var kinds []schema.GroupVersionKind
+	seen := map[schema.GroupVersionKind]bool{}
+	for _, o := range objs {
+		if gvk := o.GroupVersionKind(); !seen[gvk] {
+			seen[gvk] = true
+			kinds = append(kinds, gvk)
+		}
+	}
+	return kinds
 }
