@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/skiff-dev/skiff/internal/artifact"
 	"github.com/skiff-dev/skiff/internal/build"
@@ -19,47 +21,61 @@ import (
 	"github.com/skiff-dev/skiff/internal/oci"
 )
 
-// buildFlags are `skiff build`'s flags, named as Skaffold names them.
+// buildFlags are `skiff build`'s flags, named as Skaffold names them; skiff
+// run has them too.
 type buildFlags struct {
-	Images         []string
-	Tag            string
-	Push           bool
-	FileOutput     string
-	Quiet          bool
-	DryRun         bool
-	CacheArtifacts bool
-	CacheRepo      string
-	CacheDir       string
-	Concurrency    int
-	Reproducible   bool
-	Compression    string
-	OutputDir      string
-	Secrets        []string
-	Snapshotter    string
+	images         []string
+	tag            string
+	push           optBool
+	quiet          bool
+	dryRun         bool
+	cacheArtifacts bool
+	cacheRepo      string
+	cacheDir       string
+	concurrency    int
+	reproducible   bool
+	compression    string
+	outputDir      string
+	secrets        []string
+	snapshotter    string
 }
 
-func (f *buildFlags) add(cmd *cobra.Command) {
-	fl := cmd.Flags()
-	fl.StringSliceVarP(&f.Images, "build-image", "b", nil, "only build artifacts whose image name contains one of these (and what they require)")
-	fl.StringVarP(&f.Tag, "tag", "t", "", "tag every image with this instead of the tag policy")
-	fl.BoolVar(&f.Push, "push", true, "push the images (default: build.local.push, else true); with --push=false write them to --output-dir")
-	fl.StringVar(&f.FileOutput, "file-output", "", "write the built images to this artifacts file ({\"builds\":[...]}, Skaffold's format)")
-	fl.BoolVarP(&f.Quiet, "quiet", "q", false, "no progress; print the artifacts JSON on stdout")
-	fl.BoolVar(&f.DryRun, "dry-run", false, "compute the tags without building")
-	fl.BoolVar(&f.CacheArtifacts, "cache-artifacts", true, "look up and store layers in the local and registry caches")
-	fl.StringVar(&f.CacheRepo, "cache-repo", "", "registry repository for cached layers (default: <image>/cache)")
-	fl.StringVar(&f.CacheDir, "cache-dir", "", "local cache and layer store (default: ${XDG_CACHE_HOME:-~/.cache}/skiff/build)")
-	fl.IntVar(&f.Concurrency, "build-concurrency", -1, "artifacts built at once; 0 for no limit (default: build.local.concurrency, else 1)")
-	fl.BoolVar(&f.Reproducible, "reproducible", false, "identical inputs give identical digests: timestamps set to SOURCE_DATE_EPOCH, else 0")
-	fl.StringVar(&f.Compression, "compression", "gzip", "layer compression: gzip or zstd")
-	fl.StringVar(&f.OutputDir, "output-dir", "", "with --push=false, add the images to this OCI image layout")
-	fl.StringArrayVar(&f.Secrets, "secret", nil, "build secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
-	fl.StringVar(&f.Snapshotter, "snapshotter", "", "overlay or walk (default: overlay when the kernel allows it)")
+func (f *buildFlags) add(fl *pflag.FlagSet) {
+	fl.StringSliceVarP(&f.images, "build-image", "b", nil, "only build artifacts whose image name contains one of these (and what they require)")
+	fl.StringVarP(&f.tag, "tag", "t", "", "tag every image with this instead of the tag policy")
+	boolFlag(fl, &f.push, "push", true, "push the images (default: build.local.push, else true); with --push=false write them to --output-dir")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "compute the tags without building")
+	fl.BoolVar(&f.cacheArtifacts, "cache-artifacts", true, "look up and store layers in the local and registry caches")
+	fl.StringVar(&f.cacheRepo, "cache-repo", "", "registry repository for cached layers (default: <image>/cache)")
+	fl.StringVar(&f.cacheDir, "cache-dir", "", "local cache and layer store (default: ${XDG_CACHE_HOME:-~/.cache}/skiff/build)")
+	fl.IntVar(&f.concurrency, "build-concurrency", -1, "artifacts built at once; 0 for no limit (default: build.local.concurrency, else 1)")
+	fl.BoolVar(&f.reproducible, "reproducible", false, "identical inputs give identical digests: timestamps set to SOURCE_DATE_EPOCH, else 0")
+	fl.StringVar(&f.compression, "compression", "gzip", "layer compression: gzip or zstd")
+	fl.StringVar(&f.outputDir, "output-dir", "", "with --push=false, add the images to this OCI image layout")
+	fl.StringArrayVar(&f.secrets, "secret", nil, "build secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
+	fl.StringVar(&f.snapshotter, "snapshotter", "", "overlay or walk (default: overlay when the kernel allows it)")
 	_ = fl.MarkHidden("snapshotter")
 }
 
-func newBuildCmd(g *globalOptions) *cobra.Command {
-	f := &buildFlags{}
+func (f *buildFlags) validate() error {
+	if _, err := oci.ParseCompression(f.compression); err != nil {
+		return usageError("--compression: %v", err)
+	}
+	if f.snapshotter != "" && f.snapshotter != "overlay" && f.snapshotter != "walk" {
+		return usageError("--snapshotter %q: use overlay or walk", f.snapshotter)
+	}
+	return nil
+}
+
+// buildOptions are skiff build's.
+type buildOptions struct {
+	s          *session
+	flags      buildFlags
+	fileOutput string
+}
+
+func newBuildCmd(s *session) *cobra.Command {
+	o := &buildOptions{s: s}
 	cmd := &cobra.Command{
 		Use:   "build",
 		Short: "Build the configured artifacts into images without a Docker daemon",
@@ -68,83 +84,77 @@ func newBuildCmd(g *globalOptions) *cobra.Command {
 			"step is cached by content in a local directory and in the registry, and a rebuild with\n" +
 			"nothing changed is only cache lookups. Progress goes to stderr; with -q the artifacts\n" +
 			"JSON goes to stdout.",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return f.run(cmd, g)
-		},
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error { return runVerb(cmd.Context(), o) },
 	}
-	f.add(cmd)
+	fl := cmd.Flags()
+	o.flags.add(fl)
+	fl.StringVar(&o.fileOutput, "file-output", "", "write the built images to this artifacts file ({\"builds\":[...]}, Skaffold's format)")
+	fl.BoolVarP(&o.flags.quiet, "quiet", "q", false, "no progress; print the artifacts JSON on stdout")
 	return cmd
 }
 
-func (f *buildFlags) run(cmd *cobra.Command, g *globalOptions) error {
-	p, err := g.loadProject(cmd)
+func (o *buildOptions) Validate() error { return o.flags.validate() }
+
+func (o *buildOptions) Run(ctx context.Context) error {
+	p, err := o.s.project()
 	if err != nil {
 		return err
 	}
-	builds, err := f.build(cmd, g, p)
+	builds, err := o.s.build(ctx, p, &o.flags)
 	if err != nil {
 		return err
 	}
 	file := &artifact.File{Builds: builds}
-	if f.FileOutput != "" {
-		if err := file.WriteFile(f.FileOutput); err != nil {
+	if o.fileOutput != "" {
+		if err := file.WriteFile(o.fileOutput); err != nil {
 			return err
 		}
 	}
-	if f.Quiet {
-		return file.Write(g.streams.Out)
+	if o.flags.quiet {
+		return file.Write(o.s.streams.Out)
 	}
 	for _, b := range builds {
-		fmt.Fprintf(g.streams.Out, "%s\t%s\n", b.ImageName, b.Tag)
+		fmt.Fprintf(o.s.streams.Out, "%s\t%s\n", b.ImageName, b.Tag)
 	}
 	return nil
 }
 
 // build builds p's selected artifacts with the flags, printing progress on
 // stderr; skiff build and skiff run share it.
-func (f *buildFlags) build(cmd *cobra.Command, g *globalOptions, p *config.Project) ([]artifact.Build, error) {
-	compression, err := oci.ParseCompression(f.Compression)
-	if err != nil {
-		return nil, usageError("--compression: %v", err)
-	}
-	secrets, cleanup, err := parseSecrets(f.Secrets)
+func (s *session) build(ctx context.Context, p *config.Project, f *buildFlags) ([]artifact.Build, error) {
+	compression, _ := oci.ParseCompression(f.compression) // checked by validate
+	secrets, cleanup, err := parseSecrets(f.secrets)
 	if err != nil {
 		return nil, usageError("--secret: %v", err)
 	}
 	defer cleanup()
-	if f.Snapshotter != "" && f.Snapshotter != "overlay" && f.Snapshotter != "walk" {
-		return nil, usageError("--snapshotter %q: use overlay or walk", f.Snapshotter)
-	}
-	targets := build.Select(p, build.ImageContains(f.Images))
-	if len(targets) == 0 && len(f.Images) > 0 {
-		return nil, usageError("--build-image %s matches no artifact", strings.Join(f.Images, ","))
+	targets := build.Select(p, build.ImageContains(f.images))
+	if len(targets) == 0 && len(f.images) > 0 {
+		return nil, usageError("--build-image %s matches no artifact", strings.Join(f.images, ","))
 	}
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("no artifacts to build in %s", p.File)
 	}
+	settings := p.BuildSettings()
 	opts := build.Options{
-		Tag: f.Tag, DefaultRepo: g.DefaultRepo, Push: f.Push, OutputDir: f.OutputDir, DryRun: f.DryRun,
-		Concurrency: f.Concurrency, CacheArtifacts: f.CacheArtifacts, CacheRepo: f.CacheRepo, CacheDir: f.CacheDir,
-		Reproducible: f.Reproducible, Compression: compression, Secrets: secrets, Snapshotter: snapshot.Kind(f.Snapshotter),
-	}
-	s := p.BuildSettings()
-	if s.Push != nil && !cmd.Flags().Changed("push") {
-		opts.Push = *s.Push
-	}
-	if s.Concurrency != nil && f.Concurrency < 0 {
-		opts.Concurrency = *s.Concurrency
+		Tag: f.tag, DefaultRepo: s.flags.DefaultRepo, Push: f.push.or(settings.Push), OutputDir: f.outputDir, DryRun: f.dryRun,
+		Concurrency: f.concurrency, CacheArtifacts: f.cacheArtifacts, CacheRepo: f.cacheRepo, CacheDir: f.cacheDir,
+		Reproducible: f.reproducible, Compression: compression, Secrets: secrets, Snapshotter: snapshot.Kind(f.snapshotter),
+		Registry: s.registry(p),
 	}
 	if opts.Concurrency < 0 {
 		opts.Concurrency = 1
+		if settings.Concurrency != nil {
+			opts.Concurrency = *settings.Concurrency
+		}
 	}
 	if !opts.Push && opts.OutputDir == "" && !opts.DryRun {
-		g.warn("--push=false without --output-dir: images are built and cached but not exported")
+		s.warn("--push=false without --output-dir: images are built and cached but not exported")
 	}
-	opts.Registry = g.registry(p)
-	pr := &buildProgress{w: g.streams.Err, quiet: f.Quiet, verbose: g.Verbosity == "info" || g.Verbosity == "debug" || g.Verbosity == "trace"}
+	pr := &buildProgress{w: s.streams.Err, quiet: f.quiet, verbose: s.verbose()}
 	opts.Events = pr.event
-	return build.Run(cmd.Context(), targets, opts)
+	return build.Run(ctx, targets, opts)
 }
 
 // parseSecrets reads --secret id=ID,src=FILE|env=VAR values; env secrets

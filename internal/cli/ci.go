@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -13,23 +14,74 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newCICmd(g *globalOptions) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "ci",
-		Short: "Generate GitLab CI or GitHub Actions pipelines",
-		Long: "Generate the CI configuration of the project's pipelines from skiff.yaml's\n" +
-			"environments and pipeline section. Every job calls only skiff, so\n" +
+func newCICmd(s *session) *cobra.Command {
+	return group("ci", "Generate GitLab CI or GitHub Actions pipelines",
+		"Generate the CI configuration of the project's pipelines from skiff.yaml's\n"+
+			"environments and pipeline section. Every job calls only skiff, so\n"+
 			"`skiff pipeline run` runs the same jobs on this machine.",
-		Args: cobra.NoArgs,
-	}
-	cmd.AddCommand(newCIGitLabCmd(g), newCIGitHubCmd(g))
-	return cmd
+		newCIGitLabCmd(s), newCIGitHubCmd(s))
 }
 
-// ciOptions are the flags of the generators.
+// ciOptions are the generators' options: which one, and its flags.
 type ciOptions struct {
+	s      *session
+	github bool
 	output string
 	check  bool
+}
+
+func (o *ciOptions) Validate() error {
+	if o.check && (o.output == "" || o.output == "-") {
+		if o.github {
+			return usageError("--check needs -o DIR")
+		}
+		return usageError("--check needs -o FILE")
+	}
+	return nil
+}
+
+func (o *ciOptions) Run(context.Context) error {
+	p, err := o.s.project()
+	if err != nil {
+		return err
+	}
+	graph, err := pipeline.FromProject(p)
+	if err != nil {
+		return err
+	}
+	src := filepath.ToSlash(p.File)
+	out := o.s.streams.Out
+	if !o.github {
+		data, err := gitlab.Generate(graph, gitlab.Options{Source: src})
+		if err != nil {
+			return err
+		}
+		if o.output == "" || o.output == "-" {
+			_, err := out.Write(data)
+			return err
+		}
+		return o.write([]pipeline.File{{Path: o.output, Data: data}}, "skiff ci gitlab -o "+o.output)
+	}
+	files, err := github.Generate(graph, github.Options{Source: src})
+	if err != nil {
+		return err
+	}
+	if o.output == "" || o.output == "-" {
+		for i, f := range files {
+			if i > 0 {
+				fmt.Fprintln(out, "---")
+			}
+			fmt.Fprintf(out, "# %s\n", f.Path)
+			if _, err := out.Write(f.Data); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for i := range files {
+		files[i].Path = filepath.Join(o.output, files[i].Path)
+	}
+	return o.write(files, "skiff ci github -o "+o.output)
 }
 
 func (o *ciOptions) addFlags(cmd *cobra.Command, what string) {
@@ -37,8 +89,8 @@ func (o *ciOptions) addFlags(cmd *cobra.Command, what string) {
 	cmd.Flags().BoolVar(&o.check, "check", false, "do not write; fail if the file(s) named by -o differ from what would be generated")
 }
 
-func newCIGitLabCmd(g *globalOptions) *cobra.Command {
-	var o ciOptions
+func newCIGitLabCmd(s *session) *cobra.Command {
+	o := &ciOptions{s: s}
 	cmd := &cobra.Command{
 		Use:   "gitlab",
 		Short: "Generate .gitlab-ci.yml",
@@ -47,32 +99,15 @@ func newCIGitLabCmd(g *globalOptions) *cobra.Command {
 			"build, release, staging, production behind a manual gate), default-branch\n" +
 			"pipelines (tests, build) and a scheduled `skiff env gc`.",
 		Example: "  skiff ci gitlab -o .gitlab-ci.yml\n  skiff ci gitlab -o .gitlab-ci.yml --check   # in CI: is the file current?",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			graph, src, err := loadGraph(g, cmd)
-			if err != nil {
-				return err
-			}
-			data, err := gitlab.Generate(graph, gitlab.Options{Source: src})
-			if err != nil {
-				return err
-			}
-			if o.output == "" || o.output == "-" {
-				if o.check {
-					return usageError("--check needs -o FILE")
-				}
-				_, err := g.streams.Out.Write(data)
-				return err
-			}
-			return writeGenerated(g, o, []pipeline.File{{Path: o.output, Data: data}}, "skiff ci gitlab -o "+o.output)
-		},
+		Args:    args(cobra.NoArgs),
+		RunE:    func(cmd *cobra.Command, _ []string) error { return runVerb(cmd.Context(), o) },
 	}
 	o.addFlags(cmd, "the file FILE (e.g. .gitlab-ci.yml)")
 	return cmd
 }
 
-func newCIGitHubCmd(g *globalOptions) *cobra.Command {
-	var o ciOptions
+func newCIGitHubCmd(s *session) *cobra.Command {
+	o := &ciOptions{s: s, github: true}
 	cmd := &cobra.Command{
 		Use:   "github",
 		Short: "Generate GitHub Actions workflows",
@@ -82,59 +117,18 @@ func newCIGitHubCmd(g *globalOptions) *cobra.Command {
 			"pushes (tests, build) and a scheduled `skiff env gc`. Give production\n" +
 			"required reviewers in the repository's environment settings: that is its gate.",
 		Example: "  skiff ci github -o .github/workflows",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			graph, src, err := loadGraph(g, cmd)
-			if err != nil {
-				return err
-			}
-			files, err := github.Generate(graph, github.Options{Source: src})
-			if err != nil {
-				return err
-			}
-			if o.output == "" || o.output == "-" {
-				if o.check {
-					return usageError("--check needs -o DIR")
-				}
-				for i, f := range files {
-					if i > 0 {
-						fmt.Fprintln(g.streams.Out, "---")
-					}
-					fmt.Fprintf(g.streams.Out, "# %s\n", f.Path)
-					if _, err := g.streams.Out.Write(f.Data); err != nil {
-						return err
-					}
-				}
-				return nil
-			}
-			for i := range files {
-				files[i].Path = filepath.Join(o.output, files[i].Path)
-			}
-			return writeGenerated(g, o, files, "skiff ci github -o "+o.output)
-		},
+		Args:    args(cobra.NoArgs),
+		RunE:    func(cmd *cobra.Command, _ []string) error { return runVerb(cmd.Context(), o) },
 	}
 	o.addFlags(cmd, "the workflow files into DIR (e.g. .github/workflows)")
 	return cmd
 }
 
-// loadGraph loads the project and builds its job graph; it also returns the
-// configuration file's name for the generated header.
-func loadGraph(g *globalOptions, cmd *cobra.Command) (*pipeline.Graph, string, error) {
-	p, err := g.loadProject(cmd)
-	if err != nil {
-		return nil, "", err
-	}
-	graph, err := pipeline.FromProject(p)
-	if err != nil {
-		return nil, "", err
-	}
-	return graph, filepath.ToSlash(p.File), nil
-}
-
 // errStale is returned by --check when a generated file is out of date.
 var errStale = errors.New("generated CI configuration is out of date")
 
-func writeGenerated(g *globalOptions, o ciOptions, files []pipeline.File, regen string) error {
+// write writes files, or with --check compares them with what is there.
+func (o *ciOptions) write(files []pipeline.File, regen string) error {
 	if o.check {
 		var stale []string
 		for _, f := range files {
@@ -146,7 +140,7 @@ func writeGenerated(g *globalOptions, o ciOptions, files []pipeline.File, regen 
 		if len(stale) > 0 {
 			return fmt.Errorf("%w: %v; run %s", errStale, stale, regen)
 		}
-		fmt.Fprintf(g.streams.Err, "up to date: %d file(s)\n", len(files))
+		fmt.Fprintf(o.s.streams.Err, "up to date: %d file(s)\n", len(files))
 		return nil
 	}
 	for _, f := range files {
@@ -156,7 +150,7 @@ func writeGenerated(g *globalOptions, o ciOptions, files []pipeline.File, regen 
 		if err := os.WriteFile(f.Path, f.Data, 0o644); err != nil {
 			return err
 		}
-		fmt.Fprintf(g.streams.Err, "wrote %s\n", f.Path)
+		fmt.Fprintf(o.s.streams.Err, "wrote %s\n", f.Path)
 	}
 	return nil
 }

@@ -1,14 +1,22 @@
 package cli
 
 import (
-	"github.com/skiff-dev/skiff/internal/config"
-	"github.com/skiff-dev/skiff/internal/render"
+	"context"
+
 	"github.com/spf13/cobra"
 )
 
-func newDeployCmd(g *globalOptions) *cobra.Command {
-	af := &applyFlags{}
-	rf := &renderFlags{}
+// deployOptions are skiff deploy's: render's image and label flags, then
+// apply's.
+type deployOptions struct {
+	s      *session
+	apply  applyFlags
+	builds buildsFlags
+	render renderFlags
+}
+
+func newDeployCmd(s *session) *cobra.Command {
+	o := &deployOptions{s: s}
 	cmd := &cobra.Command{
 		Use:   "deploy",
 		Short: "Render and apply",
@@ -17,37 +25,36 @@ func newDeployCmd(g *globalOptions) *cobra.Command {
 			"apply). Nothing is built: pass the builds with -a or -i.",
 		Example: "  skiff deploy -p production -n myapp -a pipeline-artifacts.json\n" +
 			"  skiff deploy -i web=registry.example/web:1.0@sha256:…",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := af.validate(); err != nil {
-				return err
-			}
-			ropts, err := g.renderOptions(cmd, rf)
-			if err != nil {
-				return err
-			}
-			res, err := render.Render(cmd.Context(), ropts)
-			if err != nil {
-				return err
-			}
-			g.reportRender(res)
-			// renderOptions loaded the configuration and printed its
-			// warnings; load it again quietly for the deploy settings.
-			p, err := config.Load(config.LoadOptions{
-				Filename: g.Filename, Profiles: g.Profiles, Modules: g.Modules,
-				Activation: config.ActivationContext{Command: verbOf(cmd), KubeContext: g.currentKubeContext()},
-			})
-			if err != nil {
-				return err
-			}
-			return g.runApply(cmd, af, settingsOf(p), res.Objects)
-		},
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error { return runVerb(cmd.Context(), o) },
 	}
-	af.add(cmd)
 	fl := cmd.Flags()
-	fl.StringVarP(&rf.BuildArtifacts, "build-artifacts", "a", "", "artifacts file written by skiff build --file-output (or skaffold build); - reads standard input")
-	fl.StringSliceVarP(&rf.Images, "images", "i", nil, "pre-built images as NAME=REF, or a bare REF naming itself (repeatable; wins over -a)")
-	fl.StringSliceVarP(&rf.Labels, "label", "l", nil, "add a label KEY=VALUE to every object's metadata (repeatable; never to pod templates)")
-	fl.StringVar(&rf.DigestSource, "digest-source", "", "where image references come from: tag (the default), remote (pin tags to the registry's digest), none")
+	o.apply.add(fl)
+	o.builds.add(fl)
+	o.render.addLabels(fl)
+	o.render.addDigestSource(fl)
 	return cmd
+}
+
+func (o *deployOptions) Validate() error {
+	if err := o.apply.validate(); err != nil {
+		return err
+	}
+	if err := o.render.validate(); err != nil {
+		return err
+	}
+	return o.builds.validate()
+}
+
+func (o *deployOptions) Run(ctx context.Context) error {
+	p, err := o.s.project()
+	if err != nil {
+		return err
+	}
+	res, err := o.s.renderWithFlags(ctx, p, &o.builds, &o.render, false)
+	if err != nil {
+		return err
+	}
+	_, _, err = o.s.applyProject(ctx, p, &o.apply, res.Objects)
+	return err
 }

@@ -41,8 +41,8 @@ func TestDevPortForwardFlag(t *testing.T) {
 		{[]string{"true"}, true, true},
 	}
 	for _, tt := range tests {
-		f := &devFlags{Trigger: "notify", PollInterval: 1000, PortForward: tt.values}
-		o, err := f.options()
+		f := &devOptions{trigger: "notify", pollInterval: 1000, portForward: tt.values}
+		o, err := f.loopOptions()
 		if err != nil {
 			t.Fatal(err)
 		}

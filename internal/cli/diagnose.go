@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newDiagnoseCmd(g *globalOptions) *cobra.Command {
+func newDiagnoseCmd(s *session) *cobra.Command {
 	var yamlOnly bool
 	cmd := &cobra.Command{
 		Use:   "diagnose",
@@ -15,9 +15,9 @@ func newDiagnoseCmd(g *globalOptions) *cobra.Command {
 		Long: "Print the effective configuration: every module after requires, profile activation,\n" +
 			"profile merging, JSON patches, templates and defaults. With --yaml-only only the YAML\n" +
 			"is printed, deterministically, so it can be diffed.",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := g.loadProject(cmd)
+		Args: args(cobra.NoArgs),
+		RunE: func(*cobra.Command, []string) error {
+			p, err := s.project()
 			if err != nil {
 				return err
 			}
@@ -25,7 +25,7 @@ func newDiagnoseCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w := g.streams.Out
+			w := s.streams.Out
 			if !yamlOnly {
 				fmt.Fprintf(w, "# configuration: %s\n# application:   %s\n", p.File, p.Name())
 				for _, c := range p.Configs {

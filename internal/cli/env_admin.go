@@ -1,70 +1,65 @@
 package cli
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 
+	"github.com/spf13/cobra"
+
+	"github.com/skiff-dev/skiff/internal/config"
 	"github.com/skiff-dev/skiff/internal/env"
 	"github.com/skiff-dev/skiff/internal/manifest"
 	"github.com/skiff-dev/skiff/internal/render"
-	"github.com/spf13/cobra"
-	rbacv1 "k8s.io/api/rbac/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 )
 
-func newEnvProtectCmd(g *globalOptions) *cobra.Command {
-	cmd := &cobra.Command{
+// envProtectOptions are skiff env protect's.
+type envProtectOptions struct{ s *session }
+
+func newEnvProtectCmd(s *session) *cobra.Command {
+	o := &envProtectOptions{s: s}
+	return &cobra.Command{
 		Use:   "protect",
 		Short: "Make the API server enforce immutable namespaces",
 		Long: "Install a ValidatingAdmissionPolicy and its binding (admissionregistration.k8s.io/v1,\n" +
 			"CEL) that deny deleting a namespace labelled skiff.dev/immutable=true and deny removing\n" +
 			"or changing that label. With a configuration, the existing namespaces of environments\n" +
 			"with immutableNamespace: true are labelled too. Needs cluster-admin rights.",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			c, err := g.clients(nil)
-			if err != nil {
-				return err
-			}
-			if err := env.Protect(ctx, c.dyn); err != nil {
-				return err
-			}
-			fmt.Fprintf(g.streams.Out, "ValidatingAdmissionPolicy %s installed\n", env.PolicyName)
-			if !g.hasConfig() {
-				return nil
-			}
-			p, err := g.loadProject(cmd)
-			if err != nil {
-				return err
-			}
-			for _, e := range p.Environments() {
-				if !e.ImmutableNamespace || e.Dynamic {
-					continue
-				}
-				t, err := resolveTarget(p.Name(), &e, env.Ref{})
-				if err != nil {
-					return err
-				}
-				if _, ok, err := env.GetNamespace(ctx, c.kube, t.Namespace); err != nil || !ok {
-					continue
-				}
-				patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]string{env.LabelImmutable: "true"}}})
-				if _, err := c.kube.CoreV1().Namespaces().Patch(ctx, t.Namespace, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "skiff"}); err != nil {
-					return fmt.Errorf("labelling namespace %s immutable: %w", t.Namespace, err)
-				}
-				fmt.Fprintf(g.streams.Out, "Namespace %s (environment %s) is immutable\n", t.Namespace, e.Name)
-			}
-			return nil
-		},
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error { return runVerb(cmd.Context(), o) },
 	}
-	return cmd
 }
 
-func newEnvRBACCmd(g *globalOptions) *cobra.Command {
-	var subjects []string
+func (o *envProtectOptions) Validate() error { return nil }
+
+func (o *envProtectOptions) Run(ctx context.Context) error {
+	c, err := o.s.connect("", nil)
+	if err != nil {
+		return err
+	}
+	if err := env.Protect(ctx, c.Dynamic); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.s.streams.Out, "ValidatingAdmissionPolicy %s installed\n", env.PolicyName)
+	p, err := o.s.optionalProject()
+	if err != nil || p == nil {
+		return err
+	}
+	marked, err := env.MarkImmutable(ctx, c, p, o.s.facts(p).User, config.Environ())
+	for _, t := range marked {
+		fmt.Fprintf(o.s.streams.Out, "Namespace %s (environment %s) is immutable\n", t.Namespace, t.Environment.Name)
+	}
+	return err
+}
+
+// envRBACOptions are skiff env rbac's.
+type envRBACOptions struct {
+	s        *session
+	subjects []string
+	name     string
+}
+
+func newEnvRBACCmd(s *session) *cobra.Command {
+	o := &envRBACOptions{s: s}
 	cmd := &cobra.Command{
 		Use:   "rbac NAME",
 		Short: "Print least-privilege RBAC for a CI deployer of an environment",
@@ -74,62 +69,51 @@ func newEnvRBACCmd(g *globalOptions) *cobra.Command {
 			"Apply the output as a cluster administrator, e.g. skiff env rbac review | skiff apply -.",
 		Example: "  skiff env rbac staging --subject serviceaccount:ci:deployer\n" +
 			"  skiff env rbac review --subject user:gitlab-review-deployer",
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			// A dynamic environment's RBAC is cluster-wide; the placeholder ref only
-			// gives the render a namespace.
-			p, e, t, err := g.envNamespace(cmd, args[0], "rbac-template")
-			if err != nil {
-				return err
-			}
-			var subs []rbacv1.Subject
-			for _, s := range subjects {
-				sub, err := env.ParseSubject(s)
-				if err != nil {
-					return usageError("--subject: %v", err)
-				}
-				subs = append(subs, sub)
-			}
-			if len(subs) == 0 {
-				if e.As != "" {
-					subs = append(subs, rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: e.As})
-				}
-				for _, grp := range e.AsGroups {
-					subs = append(subs, rbacv1.Subject{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: grp})
-				}
-			}
-			ropts, err := g.renderOptionsFor(p, &renderFlags{DigestSource: string(render.DigestNone), Offline: true})
-			if err != nil {
-				return err
-			}
-			ropts.Namespace = t.Namespace
-			res, err := render.Render(cmd.Context(), ropts)
-			if err != nil {
-				return err
-			}
-			var kinds []schema.GroupVersionKind
-			seen := map[schema.GroupVersionKind]bool{}
-			for _, o := range res.Objects {
-				if gvk := o.GroupVersionKind(); !seen[gvk] {
-					seen[gvk] = true
-					kinds = append(kinds, gvk)
-				}
-			}
-			o := env.RBACOptions{App: p.Name(), Environment: e.Name, Dynamic: e.Dynamic, Subjects: subs, Kinds: kinds}
-			if !e.Dynamic {
-				o.Namespace = t.Namespace
-			}
-			objs, err := env.RBAC(o)
-			if err != nil {
-				return err
-			}
-			out := make([]manifest.Object, len(objs))
-			for i, u := range objs {
-				out[i] = manifest.Object{Unstructured: u}
-			}
-			return manifest.Encode(g.streams.Out, out)
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			o.name = a[0]
+			return runVerb(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().StringSliceVar(&subjects, "subject", nil, "who deploys: user:NAME, group:NAME or serviceaccount:NAMESPACE:NAME (repeatable; default: the environment's as/asGroups)")
+	cmd.Flags().StringSliceVar(&o.subjects, "subject", nil, "who deploys: user:NAME, group:NAME or serviceaccount:NAMESPACE:NAME (repeatable; default: the environment's as/asGroups)")
 	return cmd
+}
+
+func (o *envRBACOptions) Validate() error {
+	for _, sub := range o.subjects {
+		if _, err := env.ParseSubject(sub); err != nil {
+			return usageError("--subject: %v", err)
+		}
+	}
+	return nil
+}
+
+func (o *envRBACOptions) Run(ctx context.Context) error {
+	// A dynamic environment's RBAC is cluster-wide; the placeholder ref only
+	// gives the render a namespace.
+	p, e, _, t, err := o.s.envNamespace(o.name, "rbac-template")
+	if err != nil {
+		return err
+	}
+	subs, err := env.DeployerSubjects(*e, o.subjects)
+	if err != nil {
+		return err
+	}
+	res, err := o.s.render(ctx, p, o.s.registry(p), renderRequest{digestSource: render.DigestNone, namespace: t.Namespace, offline: true})
+	if err != nil {
+		return err
+	}
+	opts := env.RBACOptions{App: p.Name(), Environment: e.Name, Dynamic: e.Dynamic, Subjects: subs, Kinds: env.KindsOf(res.Objects)}
+	if !e.Dynamic {
+		opts.Namespace = t.Namespace
+	}
+	objs, err := env.RBAC(opts)
+	if err != nil {
+		return err
+	}
+	out := make([]manifest.Object, len(objs))
+	for i, u := range objs {
+		out[i] = manifest.Object{Unstructured: u}
+	}
+	return manifest.Encode(o.s.streams.Out, out)
 }

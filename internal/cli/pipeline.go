@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -16,19 +17,17 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newPipelineCmd(g *globalOptions) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "pipeline",
-		Short: "Run the CI pipeline's job graph on this machine",
-		Long: "Run the jobs that `skiff ci gitlab|github` generates on this machine, with the\n" +
+func newPipelineCmd(s *session) *cobra.Command {
+	return group("pipeline", "Run the CI pipeline's job graph on this machine",
+		"Run the jobs that `skiff ci gitlab|github` generates on this machine, with the\n"+
 			"same commands, or one of the pipeline's test suites.",
-		Args: cobra.NoArgs,
-	}
-	cmd.AddCommand(newPipelineRunCmd(g), newPipelineTestCmd(g))
-	return cmd
+		newPipelineRunCmd(s), newPipelineTestCmd(s))
 }
 
+// pipelineRunOptions are skiff pipeline run's.
 type pipelineRunOptions struct {
+	s            *session
+	passOn       []string
 	event        string
 	ref          string
 	mergeRequest string
@@ -38,8 +37,8 @@ type pipelineRunOptions struct {
 	output       string
 }
 
-func newPipelineRunCmd(g *globalOptions) *cobra.Command {
-	var o pipelineRunOptions
+func newPipelineRunCmd(s *session) *cobra.Command {
+	o := &pipelineRunOptions{s: s}
 	cmd := &cobra.Command{
 		Use:   "run --event merge_request|tag|push|schedule",
 		Short: "Run a pipeline's jobs locally, in parallel where their needs allow",
@@ -51,9 +50,10 @@ func newPipelineRunCmd(g *globalOptions) *cobra.Command {
 			"command that is not implemented yet.",
 		Example: "  skiff pipeline run --event merge_request\n" +
 			"  skiff pipeline run --event tag --ref v1.0.0 --approve production",
-		Args: cobra.NoArgs,
+		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runPipeline(cmd, g, o)
+			o.passOn = passedOn(cmd)
+			return runVerb(cmd.Context(), o)
 		},
 	}
 	f := cmd.Flags()
@@ -67,18 +67,20 @@ func newPipelineRunCmd(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-func runPipeline(cmd *cobra.Command, g *globalOptions, o pipelineRunOptions) error {
+func (o *pipelineRunOptions) Validate() error {
 	if o.event == "" {
 		return usageError("--event is required: merge_request, tag, push or schedule")
 	}
-	event, err := pipeline.ParseEvent(o.event)
-	if err != nil {
+	if _, err := pipeline.ParseEvent(o.event); err != nil {
 		return usageError("--event: %v", err)
 	}
-	if err := checkOutput(o.output, "table", "json"); err != nil {
-		return err
-	}
-	p, err := g.loadProject(cmd)
+	return checkOutput(o.output, "table", "json")
+}
+
+func (o *pipelineRunOptions) Run(ctx context.Context) error {
+	g := o.s
+	event, _ := pipeline.ParseEvent(o.event)
+	p, err := g.project()
 	if err != nil {
 		return err
 	}
@@ -112,11 +114,11 @@ func runPipeline(cmd *cobra.Command, g *globalOptions, o pipelineRunOptions) err
 	if o.follow {
 		opts.Output = g.streams.Err
 	}
-	opts.SkiffArgs = passedOn(cmd)
+	opts.SkiffArgs = o.passOn
 	if jobs := graph.For(event); len(jobs) > 0 {
 		fmt.Fprintf(g.streams.Err, "%s pipeline for %s: %d jobs\n", event, ref, len(jobs))
 	}
-	res, err := local.Run(cmd.Context(), graph, opts)
+	res, err := local.Run(ctx, graph, opts)
 	if err != nil {
 		return err
 	}
@@ -163,14 +165,14 @@ func pipelineError(res *local.Result) error {
 	case local.Failed, local.Canceled:
 		return fmt.Errorf("pipeline %s %s: %s", res.ID, res.Status, strings.Join(names, ", "))
 	case local.NotImplemented:
-		return withExitCode(ExitNotImplemented, fmt.Errorf("pipeline %s stopped: %s needs a skiff command that is %w", res.ID, strings.Join(names, ", "), ErrNotImplemented))
+		return fmt.Errorf("pipeline %s stopped: %s needs a skiff command that is %w", res.ID, strings.Join(names, ", "), ErrNotImplemented)
 	}
 	return nil
 }
 
 // progressPrinter prints job state changes on stderr as they happen.
 type progressPrinter struct {
-	g   *globalOptions
+	g   *session
 	dir string
 }
 
@@ -199,7 +201,7 @@ func (pp *progressPrinter) update(u local.Update) {
 	}
 }
 
-func printSummary(g *globalOptions, dir string, res *local.Result) {
+func printSummary(g *session, dir string, res *local.Result) {
 	tw := tabwriter.NewWriter(g.streams.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tSTAGE\tSTATUS\tDURATION\tDETAIL")
 	for _, j := range res.Jobs {
@@ -240,40 +242,54 @@ func tailLines(path string, n int) []string {
 	return lines
 }
 
-func newPipelineTestCmd(g *globalOptions) *cobra.Command {
+// pipelineTestOptions are skiff pipeline test's.
+type pipelineTestOptions struct {
+	s     *session
+	suite string
+}
+
+func newPipelineTestCmd(s *session) *cobra.Command {
+	o := &pipelineTestOptions{s: s}
 	return &cobra.Command{
 		Use:   "test SUITE",
 		Short: "Run one of the test suites of the pipeline section",
 		Long: "Run a test suite's command (pipeline.tests[].command in skiff.yaml) with sh in\n" +
 			"the project directory. CI jobs call this, so their scripts call only skiff.",
 		Example: "  skiff pipeline test unit",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := g.loadProject(cmd)
-			if err != nil {
-				return err
-			}
-			suite, err := testSuite(p, args[0])
-			if err != nil {
-				return err
-			}
-			c := exec.CommandContext(cmd.Context(), "sh", "-c", suite.Command)
-			c.Dir = p.WorkDir
-			c.Stdin, c.Stdout, c.Stderr = g.streams.In, g.streams.Out, g.streams.Err
-			start := time.Now()
-			err = c.Run()
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				// Always exit 1: the suite's own code could mean something
-				// else to skiff's callers (3 is "not implemented").
-				return fmt.Errorf("test suite %s failed (%s, after %s)", suite.Name, ee.ProcessState, formatDuration(time.Since(start)))
-			}
-			if err != nil {
-				return fmt.Errorf("test suite %s: %w", suite.Name, err)
-			}
-			return nil
+		Args:    args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			o.suite = a[0]
+			return runVerb(cmd.Context(), o)
 		},
 	}
+}
+
+func (o *pipelineTestOptions) Validate() error { return nil }
+
+func (o *pipelineTestOptions) Run(ctx context.Context) error {
+	p, err := o.s.project()
+	if err != nil {
+		return err
+	}
+	suite, err := testSuite(p, o.suite)
+	if err != nil {
+		return err
+	}
+	c := exec.CommandContext(ctx, "sh", "-c", suite.Command)
+	c.Dir = p.WorkDir
+	c.Stdin, c.Stdout, c.Stderr = o.s.streams.In, o.s.streams.Out, o.s.streams.Err
+	start := time.Now()
+	err = c.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		// Always exit 1: the suite's own code could mean something
+		// else to skiff's callers (3 is "not implemented").
+		return fmt.Errorf("test suite %s failed (%s, after %s)", suite.Name, ee.ProcessState, formatDuration(time.Since(start)))
+	}
+	if err != nil {
+		return fmt.Errorf("test suite %s: %w", suite.Name, err)
+	}
+	return nil
 }
 
 func testSuite(p *config.Project, name string) (*config.PipelineTest, error) {

@@ -8,22 +8,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/skiff-dev/skiff/internal/apply"
 	"github.com/skiff-dev/skiff/internal/status"
 	"golang.org/x/term"
-	"k8s.io/klog/v2"
 )
-
-// quietClientGo stops client-go from logging on stderr through klog (for
-// example a watch cancelled at the end of a status check): skiff reports
-// errors itself, and stderr belongs to the progress display.
-// It is set once: client-go's goroutines read the logger concurrently.
-func quietClientGo() {
-	quietOnce.Do(func() { klog.SetLogger(logr.Discard()) })
-}
-
-var quietOnce sync.Once
 
 // progress renders apply and delete events on stderr. On a terminal the
 // status check is a block of one line per object, rewritten in place; in CI
@@ -129,6 +117,13 @@ func (p *progress) blockLines() []string {
 	}
 	head := fmt.Sprintf("%d/%d done %s", ready, len(p.order), p.elapsed())
 	return append([]string{head}, waiting...)
+}
+
+// done ends a live block, so that what is printed next goes below it.
+func (p *progress) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.endBlock()
 }
 
 // endBlock freezes the live block so that what follows prints below it.

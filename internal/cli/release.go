@@ -2,11 +2,13 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"fmt"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/skiff-dev/skiff/internal/artifact"
 	"github.com/skiff-dev/skiff/internal/config"
@@ -14,234 +16,248 @@ import (
 	"github.com/skiff-dev/skiff/internal/gitinfo"
 	"github.com/skiff-dev/skiff/internal/manifest"
 	"github.com/skiff-dev/skiff/internal/release"
-	"github.com/spf13/cobra"
 )
 
-func newReleaseCmd(g *globalOptions) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "release",
-		Short: "Create, list and show releases stored as OCI artifacts",
-		Long: "A release is one OCI artifact holding the hydrated manifests of every long-lived\n" +
-			"environment, the artifacts file, a changelog and metadata. Deploying with\n" +
-			"skiff env deploy NAME --release TAG applies exactly the stored bytes, verified by\n" +
+func newReleaseCmd(s *session) *cobra.Command {
+	return group("release", "Create, list and show releases stored as OCI artifacts",
+		"A release is one OCI artifact holding the hydrated manifests of every long-lived\n"+
+			"environment, the artifacts file, a changelog and metadata. Deploying with\n"+
+			"skiff env deploy NAME --release TAG applies exactly the stored bytes, verified by\n"+
 			"digest, so staging and production get identical manifests.",
-	}
-	cmd.AddCommand(newReleaseCreateCmd(g), newReleaseShowCmd(g), newReleaseListCmd(g))
-	return cmd
+		newReleaseCreateCmd(s), newReleaseShowCmd(s), newReleaseListCmd(s))
 }
 
-func newReleaseCreateCmd(g *globalOptions) *cobra.Command {
-	var tag, artifacts, changelogOut string
+// releaseCreateOptions are skiff release create's.
+type releaseCreateOptions struct {
+	s            *session
+	tag          string
+	artifacts    string
+	changelogOut string
+}
+
+func newReleaseCreateCmd(s *session) *cobra.Command {
+	o := &releaseCreateOptions{s: s}
 	cmd := &cobra.Command{
 		Use:     "create",
 		Short:   "Render every long-lived environment and push the release artifact",
 		Example: "  skiff release create --tag \"$CI_COMMIT_TAG\" -a build.json --changelog-output release-notes.md",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			p, err := g.loadProject(cmd)
-			if err != nil {
-				return err
-			}
-			app := p.Name()
-			if artifacts == "" && len(p.Artifacts()) > 0 {
-				return usageError("pass -a FILE, the artifacts file of skiff build --file-output, with the images of this release")
-			}
-			var builds *artifact.File
-			if artifacts != "" {
-				if builds, err = artifact.ReadFile(artifacts, g.streams.In); err != nil {
-					return err
-				}
-			}
-			tag = firstNonEmpty(tag, os.Getenv("CI_COMMIT_TAG"))
-			gitRepo, gitErr := gitinfo.Open(".")
-			if tag == "" && gitErr == nil {
-				if tags, err := gitRepo.Tags(); err == nil && len(tags) > 0 {
-					tag = tags[0]
-				}
-			}
-			if tag == "" {
-				return usageError("no tag: pass --tag, or run on a tagged commit (CI_COMMIT_TAG)")
-			}
-			meta := release.Metadata{App: app, Tag: tag, Commit: os.Getenv("CI_COMMIT_SHA"), Created: time.Now().UTC().Truncate(time.Second)}
-			changelog := fmt.Sprintf("## %s\n", tag)
-			var gi *gitinfo.Release
-			if gitErr == nil {
-				gi, gitErr = gitRepo.ReleaseOf(tag)
-			}
-			if gitErr == nil {
-				meta.Commit, changelog = firstNonEmpty(meta.Commit, gi.Commit), gi.Changelog(tag)
-			} else {
-				g.warn("no changelog: %v", gitErr)
-			}
-			pkg := &release.Package{Metadata: meta, Manifests: map[string][]byte{}, Artifacts: builds, Changelog: changelog}
-			for _, e := range p.Environments() {
-				if e.Dynamic {
-					continue
-				}
-				data, ns, err := g.renderEnvironmentBytes(cmd, p, e.Name, builds)
-				if err != nil {
-					return fmt.Errorf("environment %s: %w", e.Name, err)
-				}
-				pkg.Manifests[e.Name] = data
-				pkg.Metadata.Environments = append(pkg.Metadata.Environments, release.EnvironmentInfo{Name: e.Name, Namespace: ns})
-			}
-			if len(pkg.Manifests) == 0 {
-				return fmt.Errorf("%s defines no long-lived environment to release; add staging or production to its environments", p.File)
-			}
-			repo, err := release.Repository(releaseRepo(p), g.DefaultRepo, app)
-			if err != nil {
-				return err
-			}
-			ref, err := g.releaseStore(p).Push(ctx, repo, pkg)
-			if err != nil {
-				return err
-			}
-			if changelogOut != "" {
-				if err := writeFileAtomic(changelogOut, []byte(changelog)); err != nil {
-					return err
-				}
-			}
-			var envs []string
-			for _, e := range pkg.Metadata.Environments {
-				envs = append(envs, e.Name)
-			}
-			fmt.Fprintf(g.streams.Err, "release %s of %s: %s\n", tag, app, strings.Join(envs, ", "))
-			fmt.Fprintln(g.streams.Out, ref.String())
-			return nil
-		},
+		Args:    args(cobra.NoArgs),
+		RunE:    func(cmd *cobra.Command, _ []string) error { return runVerb(cmd.Context(), o) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&tag, "tag", "", "release tag (default: CI_COMMIT_TAG, else the tag of HEAD)")
-	fl.StringVarP(&artifacts, "build-artifacts", "a", "", "artifacts file of the build to release (skiff build --file-output)")
-	fl.StringVar(&changelogOut, "changelog-output", "", "also write the changelog (Markdown) to this file")
+	fl.StringVar(&o.tag, "tag", "", "release tag (default: CI_COMMIT_TAG, else the tag of HEAD)")
+	fl.StringVarP(&o.artifacts, "build-artifacts", "a", "", "artifacts file of the build to release (skiff build --file-output); - reads standard input")
+	fl.StringVar(&o.changelogOut, "changelog-output", "", "also write the changelog (Markdown) to this file")
 	return cmd
 }
 
-// renderEnvironmentBytes renders environment name of p with its profiles
-// into its namespace and returns the YAML and the namespace.
-func (g *globalOptions) renderEnvironmentBytes(cmd *cobra.Command, p *config.Project, name string, builds *artifact.File) ([]byte, string, error) {
-	p, e, err := g.withEnvironmentProfiles(cmd, p, name)
+func (o *releaseCreateOptions) Validate() error { return nil }
+
+func (o *releaseCreateOptions) Run(ctx context.Context) error {
+	s := o.s
+	p, err := s.project()
 	if err != nil {
-		return nil, "", err
+		return err
 	}
-	t, err := resolveTarget(p.Name(), e, env.Ref{})
+	if o.artifacts == "" && len(p.Artifacts()) > 0 {
+		return usageError("pass -a FILE, the artifacts file of skiff build --file-output, with the images of this release")
+	}
+	var builds *artifact.File
+	if o.artifacts != "" {
+		if builds, err = artifact.ReadFile(o.artifacts, s.streams.In); err != nil {
+			return err
+		}
+	}
+	facts := s.facts(p)
+	tag := firstNonEmpty(o.tag, facts.Tag())
+	if tag == "" {
+		return usageError("no tag: pass --tag, or run on a tagged commit (CI_COMMIT_TAG)")
+	}
+	app := p.Name()
+	repo, err := s.releaseRepo(p, app)
 	if err != nil {
-		return nil, "", err
+		return err
+	}
+	reg := s.registry(p)
+	req := release.CreateRequest{
+		App: app, Tag: tag, Repository: repo, Builds: builds, Git: facts.Repo, Commit: facts.CICommit,
+		Render: func(ctx context.Context, name string) (release.RenderedEnvironment, error) {
+			return s.renderEnvironment(ctx, p, facts, name, builds)
+		},
+	}
+	for _, e := range p.Environments() {
+		if !e.Dynamic {
+			req.Environments = append(req.Environments, e.Name)
+		}
+	}
+	if len(req.Environments) == 0 {
+		return fmt.Errorf("%s defines no long-lived environment to release; add staging or production to its environments", p.File)
+	}
+	if facts.Repo == nil {
+		s.warn("no changelog: %v", facts.RepoErr)
+	}
+	res, err := release.Create(ctx, &release.Store{Client: reg}, req)
+	if err != nil {
+		return err
+	}
+	for _, w := range res.Warnings {
+		s.warn("%s", w)
+	}
+	if o.changelogOut != "" {
+		if err := writeFileAtomic(o.changelogOut, []byte(res.Package.Changelog)); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(s.streams.Err, "release %s of %s: %s\n", tag, app, strings.Join(req.Environments, ", "))
+	fmt.Fprintln(s.streams.Out, res.Ref.String())
+	return nil
+}
+
+// renderEnvironment renders environment name of p with its profiles into
+// its namespace, for a release.
+func (s *session) renderEnvironment(ctx context.Context, p *config.Project, facts *gitinfo.Facts, name string, builds *artifact.File) (release.RenderedEnvironment, error) {
+	p, e, err := s.environment(p, name)
+	if err != nil {
+		return release.RenderedEnvironment{}, err
+	}
+	t, err := envTarget(p, e, facts, env.Ref{})
+	if err != nil {
+		return release.RenderedEnvironment{}, err
 	}
 	var bs []artifact.Build
 	if builds != nil {
 		bs = builds.Builds
 	}
-	objs, err := g.renderForEnvironment(cmd.Context(), p, bs, "", t.Namespace)
+	objs, err := s.renderInto(p, s.registry(p), bs, "")(ctx, t.Namespace)
 	if err != nil {
-		return nil, "", err
+		return release.RenderedEnvironment{}, err
 	}
 	var buf bytes.Buffer
 	if err := manifest.Encode(&buf, objs); err != nil {
-		return nil, "", err
+		return release.RenderedEnvironment{}, err
 	}
-	return buf.Bytes(), t.Namespace, nil
+	return release.RenderedEnvironment{Name: name, Namespace: t.Namespace, Manifests: buf.Bytes()}, nil
 }
 
-func newReleaseShowCmd(g *globalOptions) *cobra.Command {
-	var output string
+// releaseShowOptions are skiff release show's.
+type releaseShowOptions struct {
+	s      *session
+	output string
+	ref    string
+}
+
+func newReleaseShowCmd(s *session) *cobra.Command {
+	o := &releaseShowOptions{s: s}
 	cmd := &cobra.Command{
 		Use:   "show REF",
 		Short: "Show a release: metadata, environments, images and changelog",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output, "text", "json"); err != nil {
-				return err
-			}
-			var p *config.Project
-			app := ""
-			if g.hasConfig() {
-				var err error
-				if p, err = g.loadProject(cmd); err != nil {
-					return err
-				}
-				app = p.Name()
-			}
-			rel, err := g.fetchRelease(cmd.Context(), p, app, args[0])
-			if err != nil {
-				return err
-			}
-			changelog, err := rel.Changelog(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(g.streams.Out, struct {
-					Ref string `json:"ref"`
-					release.Metadata
-					Changelog string `json:"changelog"`
-				}{rel.Ref.String(), rel.Metadata, changelog})
-			}
-			m := rel.Metadata
-			w := g.streams.Out
-			fmt.Fprintf(w, "Release:  %s %s\nRef:      %s\nCommit:   %s\nCreated:  %s\n", m.App, m.Tag, rel.Ref, dash(m.Commit), m.Created.Local().Format(time.RFC3339))
-			fmt.Fprintln(w, "Environments:")
-			for _, e := range m.Environments {
-				fmt.Fprintf(w, "  %-12s namespace %-20s %3d objects  %s\n", e.Name, dash(e.Namespace), e.Objects, e.Digest)
-			}
-			fmt.Fprintln(w, "Images:")
-			for _, b := range m.Images {
-				fmt.Fprintf(w, "  %s → %s\n", b.ImageName, b.Tag)
-			}
-			fmt.Fprintf(w, "\n%s", changelog)
-			return nil
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			o.ref = a[0]
+			return runVerb(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	return cmd
 }
 
-func newReleaseListCmd(g *globalOptions) *cobra.Command {
-	var output string
+func (o *releaseShowOptions) Validate() error { return checkOutput(o.output, "text", "json") }
+
+func (o *releaseShowOptions) Run(ctx context.Context) error {
+	p, err := o.s.optionalProject()
+	if err != nil {
+		return err
+	}
+	app := ""
+	if p != nil {
+		app = p.Name()
+	}
+	ref, err := o.s.releaseRef(p, app, o.ref)
+	if err != nil {
+		return err
+	}
+	rel, err := (&release.Store{Client: o.s.registry(p)}).Get(ctx, ref)
+	if err != nil {
+		return err
+	}
+	changelog, err := rel.Changelog(ctx)
+	if err != nil {
+		return err
+	}
+	w := o.s.streams.Out
+	if o.output == "json" {
+		return writeJSON(w, struct {
+			Ref string `json:"ref"`
+			release.Metadata
+			Changelog string `json:"changelog"`
+		}{rel.Ref.String(), rel.Metadata, changelog})
+	}
+	m := rel.Metadata
+	fmt.Fprintf(w, "Release:  %s %s\nRef:      %s\nCommit:   %s\nCreated:  %s\n", m.App, m.Tag, rel.Ref, dash(m.Commit), m.Created.Local().Format(time.RFC3339))
+	fmt.Fprintln(w, "Environments:")
+	for _, e := range m.Environments {
+		fmt.Fprintf(w, "  %-12s namespace %-20s %3d objects  %s\n", e.Name, dash(e.Namespace), e.Objects, e.Digest)
+	}
+	fmt.Fprintln(w, "Images:")
+	for _, b := range m.Images {
+		fmt.Fprintf(w, "  %s → %s\n", b.ImageName, b.Tag)
+	}
+	fmt.Fprintf(w, "\n%s", changelog)
+	return nil
+}
+
+// releaseListOptions are skiff release list's.
+type releaseListOptions struct {
+	s      *session
+	output string
+}
+
+func newReleaseListCmd(s *session) *cobra.Command {
+	o := &releaseListOptions{s: s}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the application's releases, newest first",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output, "table", "json"); err != nil {
-				return err
-			}
-			p, err := g.loadProject(cmd)
-			if err != nil {
-				return err
-			}
-			repo, err := release.Repository(releaseRepo(p), g.DefaultRepo, p.Name())
-			if err != nil {
-				return err
-			}
-			rels, err := g.releaseStore(p).List(cmd.Context(), repo)
-			if err != nil {
-				return err
-			}
-			if output == "json" {
-				type item struct {
-					Ref string `json:"ref"`
-					release.Metadata
-				}
-				items := []item{}
-				for _, r := range rels {
-					items = append(items, item{r.Ref.String(), r.Metadata})
-				}
-				return writeJSON(g.streams.Out, items)
-			}
-			w := tabwriter.NewWriter(g.streams.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "TAG\tCREATED\tCOMMIT\tENVIRONMENTS\tDIGEST")
-			for _, r := range rels {
-				commit := r.Metadata.Commit
-				if len(commit) > 8 {
-					commit = commit[:8]
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Metadata.Tag, r.Metadata.Created.Local().Format("2006-01-02 15:04"), dash(commit), strings.Join(r.Environments(), ","), r.Ref.DigestStr())
-			}
-			return w.Flush()
-		},
+		Args:  args(cobra.NoArgs),
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runVerb(cmd.Context(), o) },
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table or json")
 	return cmd
+}
+
+func (o *releaseListOptions) Validate() error { return checkOutput(o.output, "table", "json") }
+
+func (o *releaseListOptions) Run(ctx context.Context) error {
+	p, err := o.s.project()
+	if err != nil {
+		return err
+	}
+	repo, err := o.s.releaseRepo(p, p.Name())
+	if err != nil {
+		return err
+	}
+	rels, err := (&release.Store{Client: o.s.registry(p)}).List(ctx, repo)
+	if err != nil {
+		return err
+	}
+	if o.output == "json" {
+		type item struct {
+			Ref string `json:"ref"`
+			release.Metadata
+		}
+		items := []item{}
+		for _, r := range rels {
+			items = append(items, item{r.Ref.String(), r.Metadata})
+		}
+		return writeJSON(o.s.streams.Out, items)
+	}
+	w := tabwriter.NewWriter(o.s.streams.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "TAG\tCREATED\tCOMMIT\tENVIRONMENTS\tDIGEST")
+	for _, r := range rels {
+		commit := r.Metadata.Commit
+		if len(commit) > 8 {
+			commit = commit[:8]
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Metadata.Tag, r.Metadata.Created.Local().Format("2006-01-02 15:04"), dash(commit), strings.Join(r.Environments(), ","), r.Ref.DigestStr())
+	}
+	return w.Flush()
 }

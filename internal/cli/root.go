@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 )
 
 // Streams are the standard streams a command reads and writes. Results go to
@@ -26,52 +29,58 @@ const (
 	ExitNotImplemented = 3
 )
 
-// ErrNotImplemented marks a command that is registered but not built yet.
+// ErrNotImplemented marks work that needs a skiff command not built yet
+// (a pipeline job, for example): exit code 3.
 var ErrNotImplemented = errors.New("not implemented yet")
 
-// exitError carries a specific exit code up to Main.
-type exitError struct {
-	code int
-	err  error
-}
+// UsageError is a mistake on the command line: a wrong flag, value or
+// argument count. Main exits with ExitUsage for it.
+type UsageError struct{ Err error }
 
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
 
-// withExitCode wraps err so that Main exits with code.
-func withExitCode(code int, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &exitError{code: code, err: err}
-}
-
-// usageError is a mistake on the command line: exit code 2.
+// usageError makes a UsageError from a message.
 func usageError(format string, args ...any) error {
-	return withExitCode(ExitUsage, fmt.Errorf(format, args...))
+	return &UsageError{Err: fmt.Errorf(format, args...)}
+}
+
+// exitCode is the process exit code for err, decided by its type only.
+func exitCode(err error) int {
+	var usage *UsageError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &usage):
+		return ExitUsage
+	case errors.Is(err, ErrNotImplemented):
+		return ExitNotImplemented
+	}
+	return ExitError
 }
 
 // Main runs skiff with args (without the program name) and returns the
 // process exit code. It is the only place that turns errors into exit codes.
 func Main(ctx context.Context, args []string, streams Streams) int {
+	quietClientGo()
 	root := NewRootCommand(streams)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return ExitOK
+	if err != nil {
+		fmt.Fprintf(streams.Err, "skiff: %s\n", oneLine(err.Error()))
 	}
-	fmt.Fprintf(streams.Err, "skiff: %s\n", oneLine(err.Error()))
-	var ee *exitError
-	switch {
-	case errors.As(err, &ee):
-		return ee.code
-	case errors.Is(err, ErrNotImplemented):
-		return ExitNotImplemented
-	case isFlagError(err):
-		return ExitUsage
-	}
-	return ExitError
+	return exitCode(err)
 }
+
+// quietClientGo stops client-go from logging on stderr through klog (for
+// example a watch cancelled at the end of a status check): skiff reports
+// errors itself, and stderr belongs to the progress display. It is set
+// once: client-go's goroutines read the logger concurrently.
+func quietClientGo() {
+	quietOnce.Do(func() { klog.SetLogger(logr.Discard()) })
+}
+
+var quietOnce sync.Once
 
 // oneLine keeps error output to a single line even when a library error
 // carries newlines.
@@ -80,25 +89,49 @@ func oneLine(s string) string {
 	if !strings.Contains(s, "\n") {
 		return s
 	}
-	fields := strings.Fields(strings.ReplaceAll(s, "\n", " "))
-	return strings.Join(fields, " ")
+	return strings.Join(strings.Fields(s), " ")
 }
 
-// isFlagError recognises cobra/pflag's argument and flag parsing errors,
-// which have no type of their own.
-func isFlagError(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown flag", "unknown shorthand flag", "flag needs an argument", "invalid argument", "unknown command", "accepts ", "requires at least", "requires at most", "bad flag syntax", "if any flags in the group"} {
-		if strings.Contains(msg, p) {
-			return true
+// args wraps a cobra argument check so that its error is a UsageError.
+func args(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if err := check(cmd, a); err != nil {
+			return &UsageError{Err: err}
 		}
+		return nil
 	}
-	return false
+}
+
+// verb is a command's options: Validate checks the flags and arguments
+// before anything is read or contacted, Run does the work.
+type verb interface {
+	Validate() error
+	Run(ctx context.Context) error
+}
+
+// runVerb validates and runs o; every command's RunE ends here.
+func runVerb(ctx context.Context, o verb) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	return o.Run(ctx)
+}
+
+// group is a command that only holds subcommands: alone it prints its
+// help; with an unknown subcommand it is a usage error.
+func group(use, short, long string, children ...*cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{
+		Use: use, Short: short, Long: long,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(children...)
+	return cmd
 }
 
 // NewRootCommand builds the whole command tree.
 func NewRootCommand(streams Streams) *cobra.Command {
-	g := &globalOptions{streams: streams}
+	s := &session{streams: streams}
 	root := &cobra.Command{
 		Use:   "skiff",
 		Short: "Build, render, deploy and promote Kubernetes applications",
@@ -106,50 +139,39 @@ func NewRootCommand(streams Streams) *cobra.Command {
 			"inventory and an honest status check, manages review, staging and production\n" +
 			"environments, packages releases as OCI artifacts and generates CI pipelines.\n" +
 			"It reads skaffold.yaml files unchanged.",
-		SilenceUsage:      true,
-		SilenceErrors:     true,
-		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		// With Args set, an unknown verb reaches this check (cobra's own
+		// "unknown command" error has no type).
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return g.complete(cmd)
+			return s.complete(cmd)
 		},
 	}
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.Err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return withExitCode(ExitUsage, err)
+		return &UsageError{Err: err}
 	})
-	g.addFlags(root)
-
+	s.addFlags(root)
 	root.AddCommand(
-		newVersionCmd(g),
-		newDiagnoseCmd(g),
-		newBuildCmd(g),
-		newTestCmd(g),
-		newRenderCmd(g),
-		newApplyCmd(g),
-		newDeployCmd(g),
-		newRunCmd(g),
-		newDevCmd(g),
-		newDeleteCmd(g),
-		newEnvCmd(g),
-		newReleaseCmd(g),
-		newCICmd(g),
-		newPipelineCmd(g),
-		newImageCmd(g),
+		newVersionCmd(s),
+		newDiagnoseCmd(s),
+		newBuildCmd(s),
+		newTestCmd(s),
+		newRenderCmd(s),
+		newApplyCmd(s),
+		newDeployCmd(s),
+		newRunCmd(s),
+		newDevCmd(s),
+		newDeleteCmd(s),
+		newEnvCmd(s),
+		newReleaseCmd(s),
+		newCICmd(s),
+		newPipelineCmd(s),
+		newImageCmd(s),
 	)
 	return root
-}
-
-// notImplemented registers a verb whose engine has not landed yet. It fails
-// honestly with exit code 3 instead of pretending to work.
-func notImplemented(use, short string) *cobra.Command {
-	return &cobra.Command{
-		Use:                use,
-		Short:              short + " (not implemented yet)",
-		DisableFlagParsing: true,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return fmt.Errorf("%s: %w", cmd.CommandPath(), ErrNotImplemented)
-		},
-	}
 }

@@ -1,21 +1,28 @@
 package cli
 
 import (
-	"github.com/skiff-dev/skiff/internal/artifact"
-	"github.com/skiff-dev/skiff/internal/render"
+	"context"
+	"fmt"
+
 	"github.com/spf13/cobra"
+
+	"github.com/skiff-dev/skiff/internal/artifact"
+	"github.com/skiff-dev/skiff/internal/dev"
 )
 
-type runFlags struct {
+// runOptions are skiff run's: build's, apply's and render's flags.
+type runOptions struct {
+	s         *session
 	build     buildFlags
 	apply     applyFlags
+	builds    buildsFlags
 	render    renderFlags
-	SkipTests bool
-	Tail      bool
+	skipTests bool
+	tail      bool
 }
 
-func newRunCmd(g *globalOptions) *cobra.Command {
-	f := &runFlags{}
+func newRunCmd(s *session) *cobra.Command {
+	o := &runOptions{s: s}
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Build, test, render and apply",
@@ -24,69 +31,62 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 			"release record and status check: Skaffold's run. With --tail the new pods' logs are\n" +
 			"streamed until Ctrl-C.",
 		Example: "  skiff run -p development -n dev-alice\n  skiff run -a build.json --tail",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := f.apply.validate(); err != nil {
-				return err
-			}
-			return g.runRun(cmd, f)
-		},
+		Args:    args(cobra.NoArgs),
+		RunE:    func(cmd *cobra.Command, _ []string) error { return runVerb(cmd.Context(), o) },
 	}
-	f.build.add(cmd)
-	f.apply.add(cmd)
 	fl := cmd.Flags()
-	fl.StringVarP(&f.render.BuildArtifacts, "build-artifacts", "a", "", "skip the build: use the images of this artifacts file (skiff build --file-output); - reads standard input")
-	fl.StringSliceVarP(&f.render.Images, "images", "i", nil, "skip the build: use these images, NAME=REF (repeatable; wins over -a)")
-	fl.StringSliceVarP(&f.render.Labels, "label", "l", nil, "add a label KEY=VALUE to every object's metadata (repeatable; never to pod templates)")
-	fl.BoolVar(&f.SkipTests, "skip-tests", false, "do not run the configured tests")
-	fl.BoolVar(&f.Tail, "tail", false, "stream the logs of the deployed pods until interrupted")
+	o.build.add(fl)
+	o.apply.add(fl)
+	o.builds.add(fl)
+	o.render.addLabels(fl)
+	fl.BoolVar(&o.skipTests, "skip-tests", false, "do not run the configured tests")
+	fl.BoolVar(&o.tail, "tail", false, "stream the logs of the deployed pods until interrupted")
 	return cmd
 }
 
-func (g *globalOptions) runRun(cmd *cobra.Command, f *runFlags) error {
-	p, err := g.loadProject(cmd)
+func (o *runOptions) Validate() error {
+	for _, check := range []func() error{o.build.validate, o.apply.validate, o.builds.validate, o.render.validate} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *runOptions) Run(ctx context.Context) error {
+	p, err := o.s.project()
 	if err != nil {
 		return err
 	}
+	reg := o.s.registry(p)
 	var builds []artifact.Build
-	if f.render.BuildArtifacts != "" || len(f.render.Images) > 0 {
-		if builds, err = g.readBuilds(&f.render); err != nil {
+	if o.builds.given() {
+		if builds, err = o.builds.read(o.s.streams.In); err != nil {
 			return err
 		}
 	} else if len(p.Artifacts()) > 0 {
-		if builds, err = f.build.build(cmd, g, p); err != nil {
+		if builds, err = o.s.build(ctx, p, &o.build); err != nil {
 			return err
 		}
 	}
-	if !f.SkipTests {
-		if err := g.runTests(cmd, p, &artifact.File{Builds: builds}); err != nil {
+	if !o.skipTests {
+		if err := o.s.runTests(ctx, p, reg, &artifact.File{Builds: builds}); err != nil {
 			return err
 		}
 	}
-	ropts, err := g.renderOptionsFor(p, &renderFlags{Labels: f.render.Labels})
+	labels, _ := o.render.labelMap()
+	res, err := o.s.render(ctx, p, reg, renderRequest{builds: builds, labels: labels, namespace: o.s.flags.Namespace})
 	if err != nil {
 		return err
 	}
-	ropts.Builds = builds
-	res, err := render.Render(cmd.Context(), ropts)
-	if err != nil {
+	c, opts, err := o.s.applyProject(ctx, p, &o.apply, res.Objects)
+	if err != nil || !o.tail {
 		return err
 	}
-	g.reportRender(res)
-	settings := settingsOf(p)
-	target, err := g.kube(settings.KubeContext)
-	if err != nil {
-		return err
-	}
-	opts, err := f.apply.options(cmd, settings, target)
-	if err != nil {
-		return err
-	}
-	if _, err := g.applyObjects(cmd, &f.apply, target, opts, res.Objects); err != nil {
-		return err
-	}
-	if f.Tail {
-		return g.tailLogs(cmd, target, opts.Namespace, res.Objects)
-	}
+	// Stream the pods' logs until the command's context ends (Ctrl-C),
+	// printed as skiff dev prints them.
+	fmt.Fprintln(o.s.streams.Err, "streaming logs; press Ctrl-C to stop")
+	printer := newDevPrinter(o.s.streams, opts.Namespace)
+	dev.Tail(ctx, c.Core, res.Objects, opts.Namespace, printer.event)
 	return nil
 }

@@ -1,24 +1,29 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/skiff-dev/skiff/internal/artifact"
 	"github.com/skiff-dev/skiff/internal/config"
 	"github.com/skiff-dev/skiff/internal/imagetest"
-	"github.com/spf13/cobra"
+	"github.com/skiff-dev/skiff/internal/oci"
 )
 
-type testFlags struct {
-	BuildArtifacts string
-	Images         []string
+// testOptions are skiff test's.
+type testOptions struct {
+	s      *session
+	builds buildsFlags
 }
 
-func newTestCmd(g *globalOptions) *cobra.Command {
-	f := &testFlags{}
+func newTestCmd(s *session) *cobra.Command {
+	o := &testOptions{s: s}
 	cmd := &cobra.Command{
 		Use:   "test",
 		Short: "Run the configured tests against built images",
@@ -28,38 +33,30 @@ func newTestCmd(g *globalOptions) *cobra.Command {
 			"fileContentTests, metadataTest, and commandTests run inside the image's filesystem\n" +
 			"with the builder's sandbox). The images come from -a or -i.",
 		Example: "  skiff test -a build.json",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := g.loadProject(cmd)
-			if err != nil {
-				return err
-			}
-			builds, err := readBuildFlags(g, f.BuildArtifacts, f.Images)
-			if err != nil {
-				return err
-			}
-			return g.runTests(cmd, p, builds)
-		},
+		Args:    args(cobra.NoArgs),
+		RunE:    func(cmd *cobra.Command, _ []string) error { return runVerb(cmd.Context(), o) },
 	}
-	cmd.Flags().StringVarP(&f.BuildArtifacts, "build-artifacts", "a", "", "artifacts file of the images to test (skiff build --file-output); - reads standard input")
-	cmd.Flags().StringSliceVarP(&f.Images, "images", "i", nil, "images to test as NAME=REF (repeatable; wins over -a)")
+	o.builds.add(cmd.Flags())
 	return cmd
 }
 
-// readBuildFlags merges -a FILE and -i NAME=REF into one artifacts file.
-func readBuildFlags(g *globalOptions, file string, images []string) (*artifact.File, error) {
-	builds, err := g.readBuilds(&renderFlags{BuildArtifacts: file, Images: images})
+func (o *testOptions) Validate() error { return o.builds.validate() }
+
+func (o *testOptions) Run(ctx context.Context) error {
+	p, err := o.s.project()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return &artifact.File{Builds: builds}, nil
+	builds, err := o.builds.read(o.s.streams.In)
+	if err != nil {
+		return err
+	}
+	return o.s.runTests(ctx, p, o.s.registry(p), &artifact.File{Builds: builds})
 }
 
 // runTests runs every test case of p against its built image, printing one
 // line per test; it fails when any test fails.
-func (g *globalOptions) runTests(cmd *cobra.Command, p *config.Project, builds *artifact.File) error {
-	ctx := cmd.Context()
-	client := g.registry(p)
+func (s *session) runTests(ctx context.Context, p *config.Project, reg *oci.Client, builds *artifact.File) error {
 	var results []imagetest.Result
 	for _, c := range p.Configs {
 		for _, tc := range c.Test {
@@ -68,47 +65,20 @@ func (g *globalOptions) runTests(cmd *cobra.Command, p *config.Project, builds *
 				return fmt.Errorf("%s: test of image %q: no build of it; pass -a FILE (skiff build --file-output) or -i %s=REF", c.Source.File, tc.ImageName, tc.ImageName)
 			}
 			for _, ct := range tc.CustomTests {
-				fmt.Fprintf(g.streams.Err, "test %s: %s\n", tc.ImageName, ct.Command)
-				r := imagetest.Custom(ctx, b.Tag, ct.Command, tc.Workspace, time.Duration(ct.TimeoutSeconds)*time.Second, g.streams.Err)
+				fmt.Fprintf(s.streams.Err, "test %s: %s\n", tc.ImageName, ct.Command)
+				r := imagetest.Custom(ctx, b.Tag, ct.Command, tc.Workspace, time.Duration(ct.TimeoutSeconds)*time.Second, s.streams.Err)
 				results = append(results, r)
-				g.printTestResult(r)
+				printTestResult(s.streams.Out, r)
 			}
 			if len(tc.StructureTests) == 0 {
 				continue
 			}
-			suites := map[string]*imagetest.Suite{}
-			for _, pattern := range tc.StructureTests {
-				files, err := filepath.Glob(pattern)
-				if err != nil || len(files) == 0 {
-					return fmt.Errorf("%s: test of image %q: structureTests %q matches no file", c.Source.File, tc.ImageName, pattern)
-				}
-				for _, f := range files {
-					s, err := imagetest.ReadSuite(f)
-					if err != nil {
-						return err
-					}
-					suites[f] = s
-				}
-			}
-			ref, err := client.ParseReference(b.Tag)
-			if err != nil {
-				return err
-			}
-			img, err := client.Image(ctx, ref)
-			if err != nil {
-				return err
-			}
-			scratch, err := os.MkdirTemp("", "skiff-test-")
-			if err != nil {
-				return err
-			}
-			rs, err := imagetest.Structure(ctx, b.Tag, img, suites, scratch)
-			os.RemoveAll(scratch)
+			rs, err := structureTests(ctx, reg, c, tc, b)
 			if err != nil {
 				return err
 			}
 			for _, r := range rs {
-				g.printTestResult(r)
+				printTestResult(s.streams.Out, r)
 			}
 			results = append(results, rs...)
 		}
@@ -122,14 +92,47 @@ func (g *globalOptions) runTests(cmd *cobra.Command, p *config.Project, builds *
 			failed++
 		}
 	}
-	fmt.Fprintf(g.streams.Out, "%d tests, %d passed, %d failed\n", len(results), len(results)-failed, failed)
+	fmt.Fprintf(s.streams.Out, "%d tests, %d passed, %d failed\n", len(results), len(results)-failed, failed)
 	if failed > 0 {
 		return fmt.Errorf("%d of %d tests failed", failed, len(results))
 	}
 	return nil
 }
 
-func (g *globalOptions) printTestResult(r imagetest.Result) {
+// structureTests runs a test case's container-structure-test files against
+// its image.
+func structureTests(ctx context.Context, reg *oci.Client, c *config.Config, tc *config.TestCase, b artifact.Build) ([]imagetest.Result, error) {
+	suites := map[string]*imagetest.Suite{}
+	for _, pattern := range tc.StructureTests {
+		files, err := filepath.Glob(pattern)
+		if err != nil || len(files) == 0 {
+			return nil, fmt.Errorf("%s: test of image %q: structureTests %q matches no file", c.Source.File, tc.ImageName, pattern)
+		}
+		for _, f := range files {
+			s, err := imagetest.ReadSuite(f)
+			if err != nil {
+				return nil, err
+			}
+			suites[f] = s
+		}
+	}
+	ref, err := reg.ParseReference(b.Tag)
+	if err != nil {
+		return nil, err
+	}
+	img, err := reg.Image(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	scratch, err := os.MkdirTemp("", "skiff-test-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(scratch)
+	return imagetest.Structure(ctx, b.Tag, img, suites, scratch)
+}
+
+func printTestResult(w io.Writer, r imagetest.Result) {
 	state := "PASS"
 	if !r.Passed {
 		state = "FAIL"
@@ -138,5 +141,5 @@ func (g *globalOptions) printTestResult(r imagetest.Result) {
 	if r.Message != "" {
 		line += " — " + r.Message
 	}
-	fmt.Fprintln(g.streams.Out, line)
+	fmt.Fprintln(w, line)
 }

@@ -13,12 +13,12 @@ var version = "dev"
 // commit is set at link time to the git commit the binary was built from.
 var commit = ""
 
-func newVersionCmd(g *globalOptions) *cobra.Command {
+func newVersionCmd(s *session) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version of skiff",
-		Args:  cobra.NoArgs,
+		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			info := struct {
 				Version   string `json:"version"`
@@ -26,14 +26,13 @@ func newVersionCmd(g *globalOptions) *cobra.Command {
 				GoVersion string `json:"goVersion"`
 				Platform  string `json:"platform"`
 			}{version, commit, runtime.Version(), runtime.GOOS + "/" + runtime.GOARCH}
-			switch output {
-			case "", "text":
-				fmt.Fprintln(g.streams.Out, info.Version)
-			case "json":
-				return writeJSON(g.streams.Out, info)
-			default:
-				return usageError("--output: unknown format %q (use text or json)", output)
+			if err := checkOutput(output, "text", "json"); err != nil {
+				return err
 			}
+			if output == "json" {
+				return writeJSON(s.streams.Out, info)
+			}
+			fmt.Fprintln(s.streams.Out, info.Version)
 			return nil
 		},
 	}

@@ -2,7 +2,6 @@ package dev
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/skiff-dev/skiff/internal/apply"
 	"github.com/skiff-dev/skiff/internal/env"
+	"github.com/skiff-dev/skiff/internal/kube"
 	"github.com/skiff-dev/skiff/internal/manifest"
 )
 
@@ -42,8 +42,7 @@ func NamespaceLabels(app string) map[string]string {
 // the end, deletes exactly what it applied, and the namespace when it is
 // skiff's dev namespace for the app.
 type ClusterDeployer struct {
-	Applier *apply.Applier
-	Client  kubernetes.Interface
+	Clients *kube.Clients
 	// Options are the apply options; App and Namespace must be set.
 	Options apply.Options
 	// DeleteTimeout bounds the wait for deleted objects (default 2m).
@@ -57,13 +56,17 @@ type ClusterDeployer struct {
 func (d *ClusterDeployer) Deploy(ctx context.Context, objs []manifest.Object) ([]apply.Change, error) {
 	var checkErr error
 	d.once.Do(func() {
-		_, exists, err := env.GetNamespace(ctx, d.Client, d.Options.Namespace)
+		_, exists, err := env.GetNamespace(ctx, d.Clients.Core, d.Options.Namespace)
 		d.created, checkErr = !exists, err
 	})
 	if checkErr != nil {
 		return nil, checkErr
 	}
-	res, err := d.Applier.Apply(ctx, objs, d.Options)
+	applier, err := d.Clients.Applier()
+	if err != nil {
+		return nil, err
+	}
+	res, err := applier.Apply(ctx, objs, d.Options)
 	if res == nil {
 		return nil, err
 	}
@@ -78,24 +81,23 @@ func (d *ClusterDeployer) Cleanup(ctx context.Context) ([]apply.Change, error) {
 		timeout = 2 * time.Minute
 	}
 	ns := d.Options.Namespace
-	changes, err := d.Applier.Delete(ctx, apply.DeleteOptions{
-		App: d.Options.App, Namespace: ns, Wait: true, WaitTimeout: timeout, OnEvent: d.Options.OnEvent,
-	})
-	if err != nil {
-		return changes, err
+	ours := func(info env.Namespace) bool {
+		devNS := info.CreatedBySkiff && info.App == d.Options.App && info.Environment == EnvironmentName
+		return (d.created && info.CreatedBySkiff) || devNS
 	}
-	info, exists, err := env.GetNamespace(ctx, d.Client, ns)
-	if err != nil || !exists {
-		return changes, err
+	var events func(env.Event)
+	if d.Options.OnEvent != nil {
+		events = func(e env.Event) {
+			if e.Apply != nil {
+				d.Options.OnEvent(*e.Apply)
+			}
+		}
 	}
-	devNS := info.CreatedBySkiff && info.App == d.Options.App && info.Environment == EnvironmentName
-	if !(d.created && info.CreatedBySkiff) && !devNS {
-		return changes, nil
+	changes, deleted, err := env.Teardown(ctx, d.Clients, d.Options.App, ns, timeout, ours, events)
+	if deleted {
+		changes = append(changes, apply.Change{Object: apply.ObjectRef{Kind: "Namespace", Name: ns}, Action: apply.Deleted})
 	}
-	if err := env.DeleteNamespace(ctx, d.Client, ns); err != nil {
-		return changes, err
-	}
-	return append(changes, apply.Change{Object: apply.ObjectRef{Kind: "Namespace", Name: ns}, Action: apply.Deleted}), nil
+	return changes, err
 }
 
 // Cluster is what the loop needs of the cluster besides applying: the
@@ -103,13 +105,4 @@ func (d *ClusterDeployer) Cleanup(ctx context.Context) ([]apply.Change, error) {
 type Cluster struct {
 	Config *rest.Config
 	Client kubernetes.Interface
-}
-
-// NewCluster connects to the cluster cfg points at.
-func NewCluster(cfg *rest.Config) (*Cluster, error) {
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("configuring the Kubernetes client: %w", err)
-	}
-	return &Cluster{Config: cfg, Client: client}, nil
 }

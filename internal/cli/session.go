@@ -1,25 +1,22 @@
 package cli
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
-
-	"github.com/skiff-dev/skiff/internal/config"
-	"github.com/skiff-dev/skiff/internal/oci"
 )
 
-// globalOptions are the flags every command shares, with Skaffold's names and
-// meanings so that Makefile targets keep working with skaffold replaced by skiff.
-type globalOptions struct {
-	streams Streams
-
+// globalFlags are the flags every command shares, with Skaffold's names and
+// meanings so that Makefile targets keep working with skaffold replaced by
+// skiff. Cobra fills them; session.complete finishes them once before the
+// verb runs; nothing changes them afterwards.
+type globalFlags struct {
 	Filename           string
 	Profiles           []string
 	Modules            []string
@@ -29,11 +26,23 @@ type globalOptions struct {
 	DefaultRepo        string
 	InsecureRegistries []string
 	Verbosity          string
+}
 
+// session is one invocation of skiff: its streams, the global flags, the
+// verb being run and the stderr logger. The verbs' options hold it and
+// build their dependencies from it (compose.go).
+type session struct {
+	streams Streams
+	flags   globalFlags
+	// verb is the top-level verb (build, dev, env, …), which profile
+	// activation's `command` matches.
+	verb   string
+	level  slog.Level
 	logger *slog.Logger
 }
 
-func (g *globalOptions) addFlags(cmd *cobra.Command) {
+func (s *session) addFlags(cmd *cobra.Command) {
+	g := &s.flags
 	f := cmd.PersistentFlags()
 	f.StringVarP(&g.Filename, "filename", "f", "", "path of the configuration file (default: skiff.yaml, else skaffold.yaml, in the working directory)")
 	f.StringSliceVarP(&g.Profiles, "profile", "p", nil, "activate profiles by name (repeatable, comma-separated; prefix with - to deactivate an auto-activated profile)")
@@ -42,40 +51,46 @@ func (g *globalOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&g.Kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)")
 	f.StringVarP(&g.Namespace, "namespace", "n", "", "namespace for the objects that do not set one")
 	f.StringVarP(&g.DefaultRepo, "default-repo", "d", "", "rewrite image names into this registry/repository")
-	f.StringSliceVar(&g.InsecureRegistries, "insecure-registry", nil, "registries to reach over plain HTTP (repeatable); loopback registries always are")
+	f.StringSliceVar(&g.InsecureRegistries, "insecure-registry", nil, "registries to reach over plain HTTP (repeatable; added to build.insecureRegistries); loopback registries always are")
 	f.StringVarP(&g.Verbosity, "verbosity", "v", "warning", "log level on stderr: panic, fatal, error, warning, info, debug, trace")
 }
 
-// complete validates the global flags and sets up logging; it runs before
-// every command.
-func (g *globalOptions) complete(*cobra.Command) error {
-	level, err := parseVerbosity(g.Verbosity)
+// complete checks the global flags and sets up logging; it runs once,
+// before the verb.
+func (s *session) complete(cmd *cobra.Command) error {
+	level, err := parseVerbosity(s.flags.Verbosity)
 	if err != nil {
 		return usageError("--verbosity: %v", err)
 	}
-	g.logger = slog.New(slog.NewTextHandler(g.streams.Err, &slog.HandlerOptions{Level: level}))
-	if g.DefaultRepo == "" {
-		g.DefaultRepo = os.Getenv("SKAFFOLD_DEFAULT_REPO")
+	s.level = level
+	s.logger = slog.New(slog.NewTextHandler(s.streams.Err, &slog.HandlerOptions{Level: level}))
+	if s.flags.DefaultRepo == "" {
+		s.flags.DefaultRepo = os.Getenv("SKAFFOLD_DEFAULT_REPO")
 	}
+	for cmd.HasParent() && cmd.Parent().HasParent() {
+		cmd = cmd.Parent()
+	}
+	s.verb = cmd.Name()
 	return nil
 }
 
-// registry is the registry client of this invocation: the registries the
-// flags and, when there is one, the configuration list as insecure.
-func (g *globalOptions) registry(p *config.Project) *oci.Client {
-	insecure := slices.Clone(g.InsecureRegistries)
-	if p != nil {
-		insecure = append(insecure, p.InsecureRegistries()...)
-	}
-	return oci.New(oci.Options{Insecure: insecure, UserAgent: "skiff/" + version})
-}
-
-// Logger is the stderr logger at the chosen verbosity.
-func (g *globalOptions) Logger() *slog.Logger {
-	if g.logger == nil {
+// log is the stderr logger at the chosen verbosity.
+func (s *session) log() *slog.Logger {
+	if s.logger == nil {
 		return slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return g.logger
+	return s.logger
+}
+
+// verbose is true at info level and below: builds show every step.
+func (s *session) verbose() bool { return s.logger != nil && s.level <= slog.LevelInfo }
+
+// warn prints a warning on stderr unless the verbosity is error.
+func (s *session) warn(format string, args ...any) {
+	if s.level > slog.LevelWarn {
+		return
+	}
+	fmt.Fprintf(s.streams.Err, "warning: "+format+"\n", args...)
 }
 
 func parseVerbosity(v string) (slog.Level, error) {
@@ -90,6 +105,19 @@ func parseVerbosity(v string) (slog.Level, error) {
 		return slog.LevelDebug, nil
 	}
 	return 0, fmt.Errorf("unknown level %q (use error, warning, info or debug)", v)
+}
+
+// confirm asks a yes/no question on the terminal; without a terminal the
+// answer is no.
+func (s *session) confirm(question string) bool {
+	in, ok := s.streams.In.(*os.File)
+	if !ok || !isatty.IsTerminal(in.Fd()) {
+		return false
+	}
+	fmt.Fprintf(s.streams.Err, "%s [y/N] ", question)
+	answer, _ := bufio.NewReader(in).ReadString('\n')
+	answer = strings.ToLower(strings.TrimSpace(answer))
+	return answer == "y" || answer == "yes"
 }
 
 // colorEnabled reports whether w is a terminal that may receive ANSI colours.
