@@ -1,5 +1,6 @@
 // Command probe is what hostile-input tests run inside a sandbox to try
-// what a shell cannot: read keyrings, connect to an address. It prints one
+// what a shell cannot: read keyrings, connect to an address, tell its
+// effective uid. It prints one
 // line per try: "<try>: ok <detail>" or "<try>: refused <error>".
 package main
 
@@ -14,7 +15,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Println("usage: probe keys DESCRIPTION | connect ADDR... | open PATH")
+		fmt.Println("usage: probe keys DESCRIPTION | connect ADDR... | open PATH | ids")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -49,6 +50,10 @@ func main() {
 			c.Close()
 			fmt.Printf("connect %s: ok %s\n", addr, b[:n])
 		}
+	case "ids":
+		// A copy made setuid-root must not run with euid 0 when the
+		// mount it lies on is nosuid.
+		fmt.Printf("ids: uid %d euid %d\n", os.Getuid(), os.Geteuid())
 	case "open":
 		f, err := os.OpenFile(os.Args[2], os.O_RDWR, 0)
 		if err != nil {
