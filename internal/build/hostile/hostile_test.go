@@ -1,7 +1,10 @@
 package hostile
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/skiff-dev/skiff/internal/testenv"
 )
@@ -11,4 +14,49 @@ import (
 func TestCorpusRoot(t *testing.T) {
 	testenv.RequireRoot(t, "root isolation")
 	Run(t, Mode{Name: "root", Build: SkiffBuild(Invocation{CacheDir: t.TempDir()})})
+}
+
+// TestSentinelSeesEveryChange proves the corpus's host check can fail: each
+// change a hostile build could make to the host tree (what findings 1 and 6
+// did, and writes, owners, modes and links) changes the listing Run
+// compares.
+func TestSentinelSeesEveryChange(t *testing.T) {
+	changes := map[string]func(dir string) error{
+		"file removed from a directory": func(d string) error { return os.Remove(filepath.Join(d, "c", "b")) },
+		"directory removed":             func(d string) error { return os.Remove(filepath.Join(d, "victim.sock")) },
+		"directory times": func(d string) error {
+			return os.Chtimes(filepath.Join(d, "c"), time.Now(), time.Now())
+		},
+		"file content":   func(d string) error { return os.WriteFile(filepath.Join(d, "a"), []byte("pwned\n"), 0o644) },
+		"file mode":      func(d string) error { return os.Chmod(filepath.Join(d, "a"), 0o4755) },
+		"owner":          func(d string) error { return os.Lchown(filepath.Join(d, "a"), 1, 1) },
+		"link target":    func(d string) error { return replaceLink(filepath.Join(d, "link"), "/etc") },
+		"file added":     func(d string) error { return os.WriteFile(filepath.Join(d, "marker"), nil, 0o644) },
+		"file truncated": func(d string) error { return os.Truncate(filepath.Join(d, "a"), 0) },
+	}
+	for name, change := range changes {
+		t.Run(name, func(t *testing.T) {
+			if name == "owner" && os.Geteuid() != 0 {
+				t.Skip("changing an owner needs root") // the other changes still prove the check
+			}
+			dir := newSentinel(t, os.Getuid(), os.Getgid())
+			before := treeOf(t, dir)
+			if again := treeOf(t, dir); again != before {
+				t.Fatalf("listing an unchanged tree twice differs:\n%s\n%s", before, again)
+			}
+			if err := change(dir); err != nil {
+				t.Fatal(err)
+			}
+			if after := treeOf(t, dir); after == before {
+				t.Errorf("the host check does not see %s:\n%s", name, after)
+			}
+		})
+	}
+}
+
+func replaceLink(p, target string) error {
+	if err := os.Remove(p); err != nil {
+		return err
+	}
+	return os.Symlink(target, p)
 }
