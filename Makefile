@@ -17,9 +17,10 @@ all: build
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/skiff .
 
-## test: start the sandbox (registry + Kubernetes), run every test, stop the sandbox
+## test: start the sandbox (registry + Kubernetes + real node), run every test, stop the sandbox;
+## fails when down finds something of the sandbox left on the host
 test:
-	@set -euo pipefail; trap 'hack/testenv down' EXIT; \
+	@set -euo pipefail; trap 'rc=$$?; hack/testenv down || rc=1; exit $$rc' EXIT; \
 	hack/testenv up; \
 	$(MAKE) --no-print-directory lint; \
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...

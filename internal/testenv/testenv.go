@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -159,6 +160,11 @@ func (e *Env) Dynamic(t testing.TB) *dynamic.DynamicClient {
 // reused, and waiting would only slow the test down.
 func (e *Env) Namespace(t testing.TB, prefix string) string {
 	t.Helper()
+	return e.namespace(t, prefix, nil)
+}
+
+func (e *Env) namespace(t testing.TB, prefix string, labels map[string]string) string {
+	t.Helper()
 	cs := e.Clientset(t)
 	p := truncate(sanitize(prefix), 40)
 	if p == "" {
@@ -166,7 +172,7 @@ func (e *Env) Namespace(t testing.TB, prefix string) string {
 	}
 	ns, err := cs.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
 		GenerateName: p + "-",
-		Labels:       map[string]string{TestLabel: "true"},
+		Labels:       withLabel(labels, TestLabel, "true"),
 	}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("creating test namespace: %v", err)
@@ -180,6 +186,25 @@ func (e *Env) Namespace(t testing.TB, prefix string) string {
 		}
 	})
 	return ns.Name
+}
+
+// WaitDefaultServiceAccount waits until namespace ns has its default
+// ServiceAccount, which the controller manager creates a moment after the
+// namespace: until then the API server rejects pods created directly
+// (controllers retry, so Deployments do not need this).
+func (e *Env) WaitDefaultServiceAccount(t testing.TB, ns string) {
+	t.Helper()
+	cs := e.Clientset(t)
+	err := wait.PollUntilContextTimeout(t.Context(), 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := cs.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	if err != nil {
+		t.Fatalf("namespace %s has no default ServiceAccount: %v", ns, err)
+	}
 }
 
 // Repo returns a repository in the sandbox registry that no other test uses,
@@ -219,6 +244,14 @@ func (e *Env) KwokStage(t testing.TB, manifest []byte) string {
 		}
 	})
 	return obj.GetName()
+}
+
+func withLabel(labels map[string]string, k, v string) map[string]string {
+	out := map[string]string{k: v}
+	for lk, lv := range labels {
+		out[lk] = lv
+	}
+	return out
 }
 
 var invalidName = regexp.MustCompile(`[^a-z0-9]+`)

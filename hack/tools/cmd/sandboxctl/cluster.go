@@ -134,6 +134,33 @@ func runWaitNodes(ctx context.Context, args []string) error {
 	}
 }
 
+// runWaitServiceAccount waits until a namespace's default ServiceAccount
+// exists: the controller manager makes it, so it proves the controllers run.
+func runWaitServiceAccount(ctx context.Context, args []string) error {
+	fs := newFlags("wait-serviceaccount")
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig of the sandbox cluster")
+	namespace := fs.String("namespace", "default", "namespace")
+	timeout := fs.Duration("timeout", time.Minute, "how long to wait")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cs, err := clientset(*kubeconfig)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	for {
+		_, err := cs.CoreV1().ServiceAccounts(*namespace).Get(ctx, "default", metav1.GetOptions{})
+		if err == nil {
+			return nil
+		}
+		if sleep(ctx, 250*time.Millisecond) != nil {
+			return fmt.Errorf("no ServiceAccount %s/default after %s: the controller manager does not work (last error: %v)", *namespace, *timeout, err)
+		}
+	}
+}
+
 // runNodesReady prints how many nodes are Ready.
 func runNodesReady(ctx context.Context, args []string) error {
 	fs := newFlags("nodes-ready")

@@ -42,11 +42,50 @@ func runPushBase(ctx context.Context, args []string) error {
 	if fs.NArg() != 1 {
 		return errors.New("want exactly one image reference")
 	}
-	ref, err := name.ParseReference(fs.Arg(0), name.Insecure)
+	img, err := baseImage(ctx, *busybox)
 	if err != nil {
 		return err
 	}
-	img, err := baseImage(ctx, *busybox)
+	return pushIfChanged(ctx, fs.Arg(0), img)
+}
+
+// runPushPause pushes the pod sandbox ("pause") image of the real node: the
+// static pause binary that hack/testenv compiles from kubernetes' pause.c,
+// alone in one layer, run as 65535 like the upstream image.
+func runPushPause(ctx context.Context, args []string) error {
+	fs := newFlags("push-pause")
+	pause := fs.String("pause", "", "path of a static pause binary")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || *pause == "" {
+		return errors.New("want -pause PATH and exactly one image reference")
+	}
+	bin, err := os.ReadFile(*pause)
+	if err != nil {
+		return err
+	}
+	if err := checkStatic(*pause); err != nil {
+		return err
+	}
+	layerTar, err := tarOf([]entry{{hdr: tar.Header{Typeflag: tar.TypeReg, Name: "pause", Mode: 0o755, Size: int64(len(bin))}, data: bin}})
+	if err != nil {
+		return err
+	}
+	img, err := singleLayerImage(layerTar, "skiff hack/testenv: kubernetes build/pause/linux/pause.c, gcc -static", func(c *v1.Config) {
+		c.Entrypoint = []string{"/pause"}
+		c.User = "65535:65535"
+	})
+	if err != nil {
+		return err
+	}
+	return pushIfChanged(ctx, fs.Arg(0), img)
+}
+
+// pushIfChanged pushes img to ref unless the registry already has exactly
+// that digest there, and prints the digest.
+func pushIfChanged(ctx context.Context, refName string, img v1.Image) error {
+	ref, err := name.ParseReference(refName, name.Insecure)
 	if err != nil {
 		return err
 	}
@@ -55,14 +94,14 @@ func runPushBase(ctx context.Context, args []string) error {
 		return err
 	}
 	if desc, err := remote.Head(ref, remote.WithContext(ctx)); err == nil && desc.Digest == want {
-		fmt.Fprintf(os.Stderr, "base image %s is up to date (%s)\n", ref, want)
+		fmt.Fprintf(os.Stderr, "image %s is up to date (%s)\n", ref, want)
 		fmt.Println(want)
 		return nil
 	}
 	if err := remote.Write(ref, img, remote.WithContext(ctx)); err != nil {
 		return fmt.Errorf("pushing %s: %w", ref, err)
 	}
-	fmt.Fprintf(os.Stderr, "pushed base image %s (%s)\n", ref, want)
+	fmt.Fprintf(os.Stderr, "pushed image %s (%s)\n", ref, want)
 	fmt.Println(want)
 	return nil
 }
@@ -89,6 +128,15 @@ func baseImage(ctx context.Context, busyboxPath string) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	return singleLayerImage(layerTar, "skiff hack/testenv: busybox-static rootfs", func(c *v1.Config) {
+		c.Env = []string{"PATH=" + basePath}
+		c.Cmd = []string{"sh"}
+	})
+}
+
+// singleLayerImage is a linux/amd64 OCI image of one uncompressed layer tar
+// with fixed times, its config edited by edit.
+func singleLayerImage(layerTar []byte, createdBy string, edit func(*v1.Config)) (v1.Image, error) {
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(layerTar)), nil
 	}, tarball.WithMediaType(types.OCILayer))
@@ -100,10 +148,7 @@ func baseImage(ctx context.Context, busyboxPath string) (v1.Image, error) {
 	img, err = mutate.Append(img, mutate.Addendum{
 		Layer:     layer,
 		MediaType: types.OCILayer,
-		History: v1.History{
-			Created:   v1.Time{Time: epoch},
-			CreatedBy: "skiff hack/testenv: busybox-static rootfs",
-		},
+		History:   v1.History{Created: v1.Time{Time: epoch}, CreatedBy: createdBy},
 	})
 	if err != nil {
 		return nil, err
@@ -116,8 +161,7 @@ func baseImage(ctx context.Context, busyboxPath string) (v1.Image, error) {
 	cf.Architecture = "amd64"
 	cf.OS = "linux"
 	cf.Created = v1.Time{Time: epoch}
-	cf.Config.Env = []string{"PATH=" + basePath}
-	cf.Config.Cmd = []string{"sh"}
+	edit(&cf.Config)
 	return mutate.ConfigFile(img, cf)
 }
 
@@ -171,8 +215,13 @@ func rootfsTar(busybox []byte, applets []string) ([]byte, error) {
 		seen[n] = true
 		entries = append(entries, entry{hdr: tar.Header{Typeflag: tar.TypeSymlink, Name: "bin/" + n, Linkname: "busybox", Mode: 0o777}})
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].hdr.Name < entries[j].hdr.Name })
+	return tarOf(entries)
+}
 
+// tarOf writes entries as an uncompressed tar, sorted by name, owner root
+// and fixed times.
+func tarOf(entries []entry) ([]byte, error) {
+	sort.Slice(entries, func(i, j int) bool { return entries[i].hdr.Name < entries[j].hdr.Name })
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, e := range entries {

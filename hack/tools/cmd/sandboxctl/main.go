@@ -1,7 +1,9 @@
 // Command sandboxctl does the parts of hack/testenv that are easier and safer
 // in Go than in bash: picking a free port, waiting for servers, building and
-// pushing the busybox base image, applying kwok Stage objects and checking
-// that the API server has what skiff's tests need.
+// pushing the busybox base and pause images, applying kwok Stage objects,
+// checking that the API server has what skiff's tests need, and for the real
+// node its kubelet credentials, its cgroups, and the checks that stopping it
+// left the host as it was.
 //
 // Every subcommand writes progress to stderr, results (a port, a digest) to
 // stdout, and exits non-zero with one line saying what failed.
@@ -30,14 +32,24 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"freeport":    {"freeport [-n N] [-prefer PORT]", runFreePort},
-	"wait-http":   {"wait-http -timeout D URL", runWaitHTTP},
-	"push-base":   {"push-base -busybox PATH REF", runPushBase},
-	"stages":      {"stages -kubeconfig K -timeout D FILE...", runStages},
-	"wait-nodes":  {"wait-nodes -kubeconfig K -count N -timeout D", runWaitNodes},
-	"verify":      {"verify -kubeconfig K -version V", runVerify},
-	"cluster-ok":  {"cluster-ok -kubeconfig K", runClusterOK},
-	"nodes-ready": {"nodes-ready -kubeconfig K", runNodesReady},
+	"freeport":            {"freeport [-n N] [-prefer PORT]", runFreePort},
+	"wait-http":           {"wait-http -timeout D URL", runWaitHTTP},
+	"push-base":           {"push-base -busybox PATH REF", runPushBase},
+	"stages":              {"stages -kubeconfig K -timeout D FILE...", runStages},
+	"wait-nodes":          {"wait-nodes -kubeconfig K -count N -timeout D", runWaitNodes},
+	"verify":              {"verify -kubeconfig K -version V", runVerify},
+	"cluster-ok":          {"cluster-ok -kubeconfig K", runClusterOK},
+	"nodes-ready":         {"nodes-ready -kubeconfig K", runNodesReady},
+	"push-pause":          {"push-pause -pause PATH REF", runPushPause},
+	"node-kubeconfig":     {"node-kubeconfig -kubeconfig K -ca-cert F -ca-key F -node NAME -o FILE", runNodeKubeconfig},
+	"wait-node":           {"wait-node -kubeconfig K -name NODE [-pid PID] -timeout D", runWaitNode},
+	"cgroup-create":       {"cgroup-create -name NAME", runCgroupCreate},
+	"cgroup-remove":       {"cgroup-remove -name NAME [-timeout D]", runCgroupRemove},
+	"node-refs":           {"node-refs -cgroup NAME -bridge BR -o FILE", runNodeRefs},
+	"host-snapshot":       {"host-snapshot -o FILE", runHostSnapshot},
+	"real-node-policy":    {"real-node-policy -kubeconfig K (-label K=V -taint K=V:E | -binding NAME) [-selector SEL]", runRealNodePolicy},
+	"wait-serviceaccount": {"wait-serviceaccount -kubeconfig K [-namespace NS] -timeout D", runWaitServiceAccount},
+	"host-check":          {"host-check -before FILE [-refs FILE] -cgroup NAME -bridge BR -path DIR", runHostCheck},
 }
 
 func main() {
