@@ -172,6 +172,7 @@ func NewRootCommand(streams Streams) *cobra.Command {
 		newCICmd(s),
 		newPipelineCmd(s),
 		newImageCmd(s),
+		newUICmd(s),
 	)
 	return root
 }

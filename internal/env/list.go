@@ -19,6 +19,7 @@ type Row struct {
 	Revision    int        `json:"revision,omitempty"`
 	Status      string     `json:"status,omitempty"`
 	Version     string     `json:"version,omitempty"`
+	Commit      string     `json:"commit,omitempty"`
 	Images      []string   `json:"images,omitempty"`
 	DeployedAt  *time.Time `json:"deployedAt,omitempty"`
 	DeployedBy  string     `json:"deployedBy,omitempty"`
@@ -26,6 +27,16 @@ type Row struct {
 	ExpiresAt   *time.Time `json:"expiresAt,omitempty"`
 	URL         string     `json:"url,omitempty"`
 }
+
+// NotConfigured ends the name of a row whose namespace belongs to an
+// environment that is no longer configured.
+const NotConfigured = " (not configured)"
+
+// The health of rows with nothing to read.
+const (
+	HealthNoneDeployed     = "none deployed"     // a dynamic environment without a live namespace
+	HealthNamespaceMissing = "namespace missing" // an environment whose namespace does not exist
+)
 
 // List reads every configured environment of p's application and every
 // live namespace of one that is no longer configured: what runs there,
@@ -48,7 +59,7 @@ func List(ctx context.Context, p *config.Project, user string, vars map[string]s
 				return nil, err
 			}
 			if len(live) == 0 {
-				rows = append(rows, Row{Environment: e.Name, Dynamic: true, Health: "none deployed"})
+				rows = append(rows, Row{Environment: e.Name, Dynamic: true, Health: HealthNoneDeployed})
 			}
 			for _, ns := range live {
 				seen[ns.Name] = true
@@ -83,7 +94,7 @@ func List(ctx context.Context, p *config.Project, user string, vars map[string]s
 		// Namespaces of environments no longer configured; those skiff
 		// created for other purposes (skiff apply -n) have no environment.
 		if !seen[ns.Name] && ns.Environment != "" {
-			orphan := &config.Environment{Name: ns.Environment + " (not configured)", Dynamic: !ns.ExpiresAt.IsZero()}
+			orphan := &config.Environment{Name: ns.Environment + NotConfigured, Dynamic: !ns.ExpiresAt.IsZero()}
 			rows = append(rows, row(ctx, c, app, orphan, ns.Name, &ns))
 		}
 	}
@@ -96,7 +107,7 @@ func List(ctx context.Context, p *config.Project, user string, vars map[string]s
 func row(ctx context.Context, c *kube.Clients, app string, e *config.Environment, namespace string, ns *Namespace) Row {
 	r := Row{Environment: e.Name, Namespace: namespace, Dynamic: e.Dynamic, Protected: e.Protected}
 	if ns == nil {
-		r.Health = "namespace missing"
+		r.Health = HealthNamespaceMissing
 		return r
 	}
 	r.Ref, r.URL = ns.Ref, ns.URL
@@ -112,7 +123,7 @@ func row(ctx context.Context, c *kube.Clients, app string, e *config.Environment
 	if len(records) > 0 {
 		last := records[len(records)-1]
 		r.Revision, r.Status, r.Images = last.Revision, string(last.Status), last.Images
-		r.Version = Version(last)
+		r.Version, r.Commit = Version(last), last.Commit
 		at := last.Time
 		r.DeployedAt = &at
 		r.DeployedBy = last.Actor
