@@ -47,9 +47,10 @@ bench: build
 	hack/testenv up
 	hack/bench/run
 
-## lint: go vet and gofmt must be clean
+## lint: go vet, gofmt and staticcheck (pinned in hack/lint/go.mod, built and cached by hack/lint/run) must be clean
 lint:
 	$(GO) vet ./...
+	hack/lint/run ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.testenv/*')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 

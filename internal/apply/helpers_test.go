@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -60,18 +59,6 @@ func (c *cluster) parse(t *testing.T, y string) []manifest.Object {
 		t.Fatal(err)
 	}
 	return objs
-}
-
-// events collects the events of an apply, for assertions.
-type events struct {
-	mu   sync.Mutex
-	list []apply.Event
-}
-
-func (e *events) add(ev apply.Event) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.list = append(e.list, ev)
 }
 
 func actions(changes []apply.Change) map[string]apply.Action {

@@ -3,8 +3,6 @@ package build
 import (
 	"regexp"
 	"strings"
-
-	"github.com/google/go-containerregistry/pkg/name"
 )
 
 const maxImageLength = 255
@@ -62,10 +60,4 @@ func splitTagDigest(image string) (string, string) {
 func CacheRepo(image string) string {
 	base, _ := splitTagDigest(image)
 	return base + "/cache"
-}
-
-// repository parses an image name without tag or digest.
-func repository(image string, opts ...name.Option) (name.Repository, error) {
-	base, _ := splitTagDigest(image)
-	return name.NewRepository(base, opts...)
 }

@@ -180,7 +180,7 @@ func clean(name string) (string, error) {
 	}
 	p := path.Clean(strings.TrimLeft(name, "/"))
 	if p == ".." || strings.HasPrefix(p, "../") {
-		return "", errors.New("path escapes the root with ..")
+		return "", errors.New("path escapes the root through a .. element")
 	}
 	if rest, ok := strings.CutPrefix(name, "/"); ok {
 		name = rest
@@ -189,7 +189,7 @@ func clean(name string) (string, error) {
 	// crafted archive; Docker refuses it too.
 	for _, part := range strings.Split(name, "/") {
 		if part == ".." {
-			return "", errors.New("path contains ..")
+			return "", errors.New("path contains .. as an element")
 		}
 	}
 	if p == "." {
@@ -274,7 +274,8 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) (int64, error) {
 		if err := os.Mkdir(target, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 			return 0, err
 		}
-	case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // old archives use TypeRegA
+	//lint:ignore SA1019 old archives still use TypeRegA
+	case tar.TypeReg, tar.TypeRegA:
 		f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_NOFOLLOW, 0o600)
 		if err != nil {
 			return 0, err

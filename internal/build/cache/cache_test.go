@@ -35,11 +35,14 @@ func TestKeyEncodingIsUnambiguous(t *testing.T) {
 	add("with parent", NewKey("RUN").Key("parent", parent).Sum())
 
 	// The same inputs give the same key, whatever the map order.
-	m := map[string]string{}
-	for _, k := range strings.Split("q w e r t y u i o p", " ") {
-		m[k] = k + k
+	forward, backward := map[string]string{}, map[string]string{}
+	letters := strings.Split("q w e r t y u i o p", " ")
+	for i, k := range letters {
+		forward[k] = k + k
+		r := letters[len(letters)-1-i]
+		backward[r] = r + r
 	}
-	if NewKey("RUN").Map("m", m).Sum() != NewKey("RUN").Map("m", m).Sum() {
+	if NewKey("RUN").Map("m", forward).Sum() != NewKey("RUN").Map("m", backward).Sum() {
 		t.Error("map keys are not deterministic")
 	}
 	if len(NewKey("RUN").Sum().String()) != 64 {

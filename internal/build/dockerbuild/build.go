@@ -326,6 +326,8 @@ func (b *builder) assemble(s *stageState) (v1.Image, error) {
 		cf.Created = v1.Time{Time: *b.opts.Epoch}
 	}
 	cf.RootFS = v1.RootFS{Type: "layers"}
+	// A base image's docker_version does not describe this image.
+	//lint:ignore SA1019 the deprecated field is cleared, not set
 	cf.Container, cf.DockerVersion = "", ""
 	adds := make([]mutate.Addendum, 0, len(s.layers))
 	for _, l := range s.layers {
