@@ -133,8 +133,8 @@ func (b *browser) confirm(path string, form url.Values) string {
 }
 
 // uiProject deploys the example's three environments: review for a
-// branch, staging twice (versions 1 and 2), production from v1.0.0 and
-// v1.1.0. Each carries a Secret whose value no page may show.
+// branch, staging and production from v1.0.0 (version 1) and v1.1.0
+// (version 2). Each carries a Secret whose value no page may show.
 func uiProject(t *testing.T) (dir, app string, client kubernetes.Interface, never []string) {
 	e, client := onSandbox(t)
 	dir, app = envProject(t, "")
@@ -142,10 +142,10 @@ func uiProject(t *testing.T) (dir, app string, client kubernetes.Interface, neve
 	const secret = "ui-s3cr3t-value-never-shown"
 	mustWrite(t, filepath.Join(dir, "k8s", "secret.yaml"), "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {password: "+secret+"}\n")
 	mustRun(t, dir, "env", "deploy", "review", "--ref", "feature/login")
-	mustRun(t, dir, "env", "deploy", "staging")
+	mustRun(t, dir, "env", "deploy", "staging", "--ref", "refs/tags/v1.0.0")
 	mustRun(t, dir, "env", "deploy", "production", "--ref", "refs/tags/v1.0.0", "--approve")
 	writeApp(t, dir, "2", "")
-	mustRun(t, dir, "env", "deploy", "staging")
+	mustRun(t, dir, "env", "deploy", "staging", "--ref", "refs/tags/v1.1.0")
 	mustRun(t, dir, "env", "deploy", "production", "--ref", "refs/tags/v1.1.0", "--approve")
 	cfg, err := e.RESTConfig()
 	if err != nil {
