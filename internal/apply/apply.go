@@ -45,6 +45,9 @@ func (a *Applier) Apply(ctx context.Context, objs []manifest.Object, opts Option
 
 func (a *Applier) execute(ctx context.Context, p *plan, opts Options, res *Result) error {
 	ns, app := opts.Namespace, opts.App
+	if cur := p.noOp(opts); cur != nil {
+		return a.reapply(ctx, p, opts, res, cur)
+	}
 	if p.createNS {
 		if err := a.createNamespace(ctx, opts); err != nil {
 			return err

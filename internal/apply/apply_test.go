@@ -86,8 +86,57 @@ func TestApplyThenReapplyChangesNothing(t *testing.T) {
 	if cmAfter.ResourceVersion != cmBefore.ResourceVersion {
 		t.Errorf("ConfigMap resourceVersion %s -> %s", cmBefore.ResourceVersion, cmAfter.ResourceVersion)
 	}
-	if res.Revision != 2 {
-		t.Errorf("revision = %d, want 2", res.Revision)
+	// A no-op records nothing new: the history shows deploys that changed
+	// something; the re-apply is noted on the revision it found.
+	if res.Revision != 1 || !res.NoOp {
+		t.Errorf("re-apply: revision %d, no-op %v; want revision 1 still in place", res.Revision, res.NoOp)
+	}
+	recs, err := a.Records().List(ctx, c.ns, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || len(recs[0].Reapplied) != 1 || recs[0].Reapplied[0].KubeUser == "" || recs[0].Reapplied[0].Time.IsZero() {
+		t.Fatalf("records after a no-op re-apply: %+v", recs)
+	}
+
+	// The same manifests as a new release tag are a revision of their own.
+	opts := c.options("shop")
+	opts.Release.Tag = "v2.0.0"
+	res, err = a.Apply(ctx, c.parse(t, webSet+deployment("web", "registry.example/web:1.0", 3, nil)), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Revision != 2 || res.NoOp {
+		t.Errorf("new tag: revision %d, no-op %v; want revision 2", res.Revision, res.NoOp)
+	}
+	// A changed object is a new revision.
+	res, err = a.Apply(ctx, c.parse(t, webSet+deployment("web", "registry.example/web:1.1", 3, nil)), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Revision != 3 || res.NoOp {
+		t.Errorf("changed image: revision %d, no-op %v; want revision 3", res.Revision, res.NoOp)
+	}
+}
+
+// TestReapplyOfAFailedRevisionIsARevision re-applies the manifests of a
+// revision that failed its status check: the current record is not a
+// deployed one, so the apply is a revision of its own, not a no-op.
+func TestReapplyOfAFailedRevisionIsARevision(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, "apply-noop-failed")
+	c.waitingStage(t)
+	a := c.applier(t)
+	ctx := t.Context()
+	broken := deployment("web", "registry.example/web:1.0", 1, map[string]string{waiting: "CrashLoopBackOff"})
+	for rev := 1; rev <= 2; rev++ {
+		res, err := a.Apply(ctx, c.parse(t, broken), c.options("shop"))
+		if err == nil {
+			t.Fatalf("apply %d: a crashing Deployment passed the status check", rev)
+		}
+		if res.NoOp || res.Revision != rev {
+			t.Errorf("apply %d: revision %d, no-op %v; want revision %d", rev, res.Revision, res.NoOp, rev)
+		}
 	}
 }
 

@@ -41,6 +41,8 @@ type plan struct {
 	inventory *Inventory // the previous one
 	newNS     map[string]bool
 	createNS  bool // opts.Namespace must be created
+	// current is the newest release record, nil when there is none.
+	current *Record
 }
 
 func (p *plan) refs() []ObjectRef {
@@ -115,6 +117,10 @@ func (a *Applier) plan(ctx context.Context, objs []manifest.Object, opts Options
 		g.Go(func() error { return a.check(gctx, it, p, opts, ps) })
 	}
 	g.Go(func() error { return a.checkBookkeeping(gctx, p, opts, ps) })
+	if p.inventory.Exists {
+		// A failure to read it only means the apply is not taken for a no-op.
+		g.Go(func() error { p.current, _ = a.records.newest(gctx, opts.Namespace, opts.App); return nil })
+	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}

@@ -68,6 +68,10 @@ type Record struct {
 	Objects         int    `json:"objects"`
 	// RollbackOf is the revision whose manifests this one re-applied.
 	RollbackOf int `json:"rollbackOf,omitempty"`
+	// Reapplied are the latest applies that found this revision already in
+	// place and changed nothing, oldest first (at most maxReapplied). They
+	// are not revisions: history shows only deploys that changed something.
+	Reapplied []Reapply `json:"reapplied,omitempty"`
 }
 
 // RecordName is the name of the Secret holding app's revision rev.
@@ -168,22 +172,41 @@ func (r *Records) LastDeployed(ctx context.Context, namespace, app string, befor
 	return nil, nil
 }
 
+// newest returns app's newest record in namespace, nil when there is none.
+func (r *Records) newest(ctx context.Context, namespace, app string) (*Record, error) {
+	secrets, err := r.list(ctx, namespace, app)
+	if err != nil || len(secrets) == 0 {
+		return nil, err
+	}
+	return decodeRecord(&secrets[len(secrets)-1])
+}
+
 // encodeManifests returns the stored form of objs and its SHA-256.
 func encodeManifests(objs []manifest.Object) (gz []byte, sum string, err error) {
-	var plain bytes.Buffer
-	if err := manifest.Encode(&plain, objs); err != nil {
+	plain, sum, err := plainManifests(objs)
+	if err != nil {
 		return nil, "", err
 	}
-	h := sha256.Sum256(plain.Bytes())
 	var out bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&out, gzip.BestCompression)
-	if _, err := zw.Write(plain.Bytes()); err != nil {
+	if _, err := zw.Write(plain); err != nil {
 		return nil, "", err
 	}
 	if err := zw.Close(); err != nil {
 		return nil, "", err
 	}
-	return out.Bytes(), hex.EncodeToString(h[:]), nil
+	return out.Bytes(), sum, nil
+}
+
+// plainManifests returns objs as the YAML stream a record stores, and its
+// SHA-256.
+func plainManifests(objs []manifest.Object) ([]byte, string, error) {
+	var plain bytes.Buffer
+	if err := manifest.Encode(&plain, objs); err != nil {
+		return nil, "", err
+	}
+	h := sha256.Sum256(plain.Bytes())
+	return plain.Bytes(), hex.EncodeToString(h[:]), nil
 }
 
 func recordSecret(rec *Record, gz []byte) (*corev1.Secret, error) {

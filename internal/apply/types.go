@@ -174,8 +174,14 @@ type Event struct {
 
 // Result is the outcome of an apply.
 type Result struct {
-	Changes  []Change       // in apply order, then pruned objects
-	Revision int            // the release record written, 0 when none
+	Changes []Change // in apply order, then pruned objects
+	// Revision is the release record written, 0 when none; after a no-op
+	// apply (NoOp), the revision that was already in place.
+	Revision int
+	// NoOp is true when the manifests were already in place: nothing was
+	// written and no revision recorded (the newest record notes the
+	// re-apply in Reapplied).
+	NoOp     bool
 	Statuses []status.Event // the last status of each object, when checked
 	// RolledBack is the apply that restored the previous revision after a
 	// failure with OnFailureRollback.

@@ -79,7 +79,7 @@ profiles:
 	}
 
 	out, stderr, code = runStdin(t, dir, cliManifests, kc, "apply", "-n", ns, "-o", "json", "-")
-	if code != 0 || !strings.Contains(out, `"action": "unchanged"`) || !strings.Contains(out, `"revision": 2`) {
+	if code != 0 || !strings.Contains(out, `"action": "unchanged"`) || !strings.Contains(out, `"revision": 1`) {
 		t.Errorf("apply - : exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
 	}
 

@@ -137,7 +137,7 @@ func TestEnvReviewLifecycle(t *testing.T) {
 
 	mustRun(t, dir, "env", "deploy", "review", "--ref", "feature/login")
 	mustRun(t, dir, "env", "deploy", "review", "--ref", "Feature/Login") // differs only in case
-	mustRun(t, dir, "env", "deploy", "review", "--ref", "feature/login") // a re-push
+	mustRun(t, dir, "env", "deploy", "review", "--ref", "feature/login") // a re-push of the same manifests: no new revision
 	reviews := map[string]envListRow{}
 	for _, r := range envList(t, dir) {
 		if r.Environment == "review" {
@@ -148,7 +148,7 @@ func TestEnvReviewLifecycle(t *testing.T) {
 	if a.Namespace == "" || b.Namespace == "" || a.Namespace == b.Namespace {
 		t.Fatalf("two refs must get two namespaces: %+v", reviews)
 	}
-	if a.Revision != 2 || b.Revision != 1 || a.Health != "healthy" || a.Status != "deployed" || a.ExpiresAt == nil || !strings.HasPrefix(a.URL, "https://feature-login") {
+	if a.Revision != 1 || b.Revision != 1 || a.Health != "healthy" || a.Status != "deployed" || a.ExpiresAt == nil || !strings.HasPrefix(a.URL, "https://feature-login") {
 		t.Errorf("env list rows: %+v / %+v", a, b)
 	}
 	ns, _ := client.CoreV1().Namespaces().Get(ctx, a.Namespace, metav1.GetOptions{})
