@@ -82,6 +82,12 @@ func (d *dockerfileBuilder) epoch(spec DockerSpec) (*time.Time, error) {
 }
 
 func (d *dockerfileBuilder) Build(ctx context.Context, a *config.Artifact, ref name.Tag, deps map[string]string, emit func(Event)) (Built, error) {
+	// skiff cleanup --local waits for this shared lock to be released.
+	unlock, err := cache.Lock(ctx, d.cacheDir, false)
+	if err != nil {
+		return Built{}, err
+	}
+	defer unlock()
 	spec, ok := Spec(a)
 	if !ok {
 		return Built{}, fmt.Errorf("artifact %s has no Dockerfile to build", a.ImageName)
@@ -106,12 +112,14 @@ func (d *dockerfileBuilder) Build(ctx context.Context, a *config.Artifact, ref n
 		Isolation: d.opts.Isolation, Allow: d.opts.Allow, Network: spec.Network,
 		Events: func(e dockerbuild.Event) { emit(Event{Kind: ArtifactStep, Tag: ref.String(), Step: &e}) },
 	}
+	var used *cache.Recorder
 	if d.opts.CacheArtifacts {
 		c, err := d.cacheFor(ref, spec)
 		if err != nil {
 			return Built{}, err
 		}
-		bopts.Cache = c
+		used = cache.NewRecorder(c)
+		bopts.Cache = used
 	}
 	res, err := dockerbuild.Build(ctx, bopts)
 	if err != nil {
@@ -133,6 +141,7 @@ func (d *dockerfileBuilder) Build(ctx context.Context, a *config.Artifact, ref n
 			return Built{}, err
 		}
 		built.Pushed = pr.Pushed
+		d.putCacheIndex(ctx, used, dig, emit, a.ImageName)
 	case d.opts.OutputDir != "":
 		if err := d.writeLayout(img, ref); err != nil {
 			return Built{}, err
@@ -156,7 +165,7 @@ func (d *dockerfileBuilder) cacheFor(ref name.Tag, spec DockerSpec) (cache.Cache
 	if err != nil {
 		return nil, fmt.Errorf("cache repository: %w", err)
 	}
-	tiers := cache.Tiered{d.local, cache.NewRegistry(d.opts.Registry, repo)}
+	tiers := cache.Tiered{d.local, registryCache{cache.NewRegistry(d.opts.Registry, repo)}}
 	for _, from := range spec.CacheFrom {
 		r, err := d.opts.Registry.ParseRepository(strings.SplitN(from, "@", 2)[0])
 		if err != nil {

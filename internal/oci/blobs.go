@@ -63,6 +63,9 @@ func (b *Blobs) Dir() string { return b.dir }
 
 func (b *Blobs) path(h v1.Hash) string { return filepath.Join(b.dir, h.Algorithm, h.Hex) }
 
+// Path is where the blob h is (or would be) stored.
+func (b *Blobs) Path(h v1.Hash) string { return b.path(h) }
+
 // Desc is what is known about a stored layer.
 type Desc struct {
 	Digest    v1.Hash         `json:"digest"`

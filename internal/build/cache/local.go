@@ -33,7 +33,7 @@ func NewLocal(dir string, blobs *oci.Blobs) (*Local, error) {
 	return &Local{dir: dir, blobs: blobs}, nil
 }
 
-func (l *Local) path(k Key) string { return filepath.Join(l.dir, "keys", k.String()+".json") }
+func (l *Local) path(k Key) string { return filepath.Join(KeysDir(l.dir), k.String()+".json") }
 
 // Get implements Cache. An entry whose blob went missing is a miss.
 func (l *Local) Get(_ context.Context, k Key) (Entry, bool, error) {
@@ -55,8 +55,37 @@ func (l *Local) Get(_ context.Context, k Key) (Entry, bool, error) {
 			return Entry{}, false, nil
 		}
 		e.Layer = layer
+		MarkUsed(l.blobs.Path(le.Layer.Digest))
 	}
+	MarkUsed(l.path(k))
 	return e, true, nil
+}
+
+// MarkUsed sets p's modification time to now: what `skiff cleanup --local`
+// reads as its last use. Failures only make the entry look older.
+func MarkUsed(p string) {
+	now := time.Now()
+	_ = os.Chtimes(p, now, now)
+}
+
+// KeysDir is where a local cache in dir keeps its keys.
+func KeysDir(dir string) string { return filepath.Join(dir, "keys") }
+
+// ReadLocalEntry returns the layer digest the key file p records, "" for
+// an entry without a layer; ok is false for a file that is not an entry.
+func ReadLocalEntry(p string) (layer string, ok bool) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return "", false
+	}
+	var le localEntry
+	if json.Unmarshal(b, &le) != nil {
+		return "", false
+	}
+	if le.Layer == nil {
+		return "", true
+	}
+	return le.Layer.Digest.String(), true
 }
 
 // Put implements Cache. Layers must already be in the cache's blobs

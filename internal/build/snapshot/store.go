@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
@@ -124,7 +125,7 @@ func (s *Store) layerDir(diffID v1.Hash, devices bool) string {
 	if devices {
 		name += "+dev"
 	}
-	return filepath.Join(s.root, "layers", name)
+	return filepath.Join(LayersDir(s.root), name)
 }
 
 func (s *Store) lock(key string) func() {
@@ -158,10 +159,12 @@ func (s *Store) dir(ctx context.Context, l Layer, devices bool) (string, error) 
 	}
 	dir := s.layerDir(diffID, devices)
 	if _, err := os.Lstat(dir); err == nil {
+		markUsed(dir)
 		return dir, nil
 	}
 	defer s.lock(diffID.String())()
 	if _, err := os.Lstat(dir); err == nil {
+		markUsed(dir)
 		return dir, nil
 	}
 	tmp, err := s.TempDir("extract")
@@ -199,7 +202,29 @@ func (s *Store) dir(ctx context.Context, l Layer, devices bool) (string, error) 
 	if err := s.adopt(diffID, fsDir, devices); err != nil {
 		return "", err
 	}
+	markUsed(dir)
 	return dir, nil
+}
+
+// UsedSuffix ends the name of the file beside each extracted layer whose
+// modification time is the layer's last use (`skiff cleanup --local` reads
+// it). The layer's own directory is an overlay lower directory and keeps
+// its times untouched.
+const UsedSuffix = ".used"
+
+// LayersDir is where a store rooted at root keeps extracted layers.
+func LayersDir(root string) string { return filepath.Join(root, "layers") }
+
+// markUsed records that the layer in dir was used now.
+func markUsed(dir string) {
+	now := time.Now()
+	p := dir + UsedSuffix
+	if os.Chtimes(p, now, now) == nil {
+		return
+	}
+	if f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+	}
 }
 
 // adopt moves a directory holding exactly the layer diffID into the store.
