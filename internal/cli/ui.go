@@ -14,6 +14,7 @@ import (
 
 	"github.com/skiff-dev/skiff/internal/config"
 	"github.com/skiff-dev/skiff/internal/env"
+	"github.com/skiff-dev/skiff/internal/gitinfo"
 	"github.com/skiff-dev/skiff/internal/release"
 	"github.com/skiff-dev/skiff/internal/ui"
 	"github.com/skiff-dev/skiff/internal/ui/cluster"
@@ -146,7 +147,7 @@ func (s *session) uiSource(p *config.Project) (*cluster.Source, *cluster.Actions
 		return c.Target.Context
 	}
 	src := &cluster.Source{
-		App: app,
+		App: app, Remote: remoteURL(facts),
 		List: func(ctx context.Context) ([]ui.Environment, error) {
 			rows, err := env.List(ctx, p, facts.User, config.Environ(), connect)
 			if err != nil {
@@ -181,6 +182,15 @@ func (s *session) uiSource(p *config.Project) (*cluster.Source, *cluster.Actions
 		return &cluster.Target{Environment: *e, Clients: c, Apply: flags.options(pe.DeploySettings(), app, facts)}, nil
 	}}
 	return src, actions
+}
+
+// remoteURL is the origin remote of the project's repository ("" outside
+// one); skiff ui links versions to their commits from its host and path.
+func remoteURL(f *gitinfo.Facts) string {
+	if f.Repo == nil {
+		return ""
+	}
+	return f.Repo.RemoteURL("origin")
 }
 
 // defaultApplyFlags are the apply flags as a command line without them

@@ -257,3 +257,14 @@ func (r *Repo) Dirty(rel string) (bool, error) {
 	}
 	return false, nil
 }
+
+// RemoteURL is the first URL of the remote name (such as origin), or ""
+// when there is none. It may carry credentials: use it only to derive
+// links from its host and path.
+func (r *Repo) RemoteURL(name string) string {
+	rem, err := r.repo.Remote(name)
+	if err != nil || len(rem.Config().URLs) == 0 {
+		return ""
+	}
+	return rem.Config().URLs[0]
+}

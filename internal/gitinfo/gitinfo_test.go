@@ -9,6 +9,7 @@ import (
 	"time"
 
 	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
@@ -144,5 +145,23 @@ func TestNotRepository(t *testing.T) {
 	_, err := Open(t.TempDir())
 	if !errors.Is(err, ErrNotRepository) || !strings.Contains(err.Error(), "not a git repository") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+func TestRemoteURL(t *testing.T) {
+	f := newFixture(t)
+	f.commit(map[string]string{"a": "1"})
+	r, err := Open(f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := r.RemoteURL("origin"); u != "" {
+		t.Errorf("no remote yet, but RemoteURL = %q", u)
+	}
+	if _, err := f.repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{"git@gitlab.com:group/myapp.git"}}); err != nil {
+		t.Fatal(err)
+	}
+	if u := r.RemoteURL("origin"); u != "git@gitlab.com:group/myapp.git" {
+		t.Errorf("RemoteURL = %q", u)
 	}
 }

@@ -266,6 +266,7 @@ func TestCommitURL(t *testing.T) {
 		{"git@github.com:org/myapp.git", "https://github.com/org/myapp/commit/abc"},
 		{"ssh://git@gitlab.example.com:2222/group/myapp.git", "https://gitlab.example.com/group/myapp/-/commit/abc"},
 		{"https://git.example.com/x/y.git", ""},
+		{"https://ci:gl-t0ken@gitlab.example.com/group/myapp.git", "https://gitlab.example.com/group/myapp/-/commit/abc"},
 		{"/srv/git/myapp.git", ""},
 		{"", ""},
 	} {
