@@ -264,18 +264,8 @@ func (s *session) forwardSpecs() []PortForward {
 		}
 	}
 	if o.ForwardUser {
-		for _, c := range s.p.Configs {
-			for _, pf := range c.PortForward {
-				port := intstr.FromInt(pf.Port.IntVal)
-				if pf.Port.IsStr {
-					port = intstr.FromString(pf.Port.StrVal)
-				}
-				kind := pf.Type
-				if kind == "" {
-					kind = "service"
-				}
-				add(PortForward{Kind: kind, Name: pf.Name, Namespace: pf.Namespace, Port: port, Address: pf.Address, LocalPort: pf.LocalPort})
-			}
+		for _, f := range ConfigForwards(s.p, o.Namespace) {
+			add(f)
 		}
 	}
 	if o.ForwardServices {

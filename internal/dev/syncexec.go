@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
+	utilexec "k8s.io/utils/exec"
 )
 
 // Container is one running container of a pod.
@@ -53,6 +55,13 @@ func (e *execer) exec(ctx context.Context, c Container, cmd []string, stdin io.R
 	}
 	var stdout, stderr bytes.Buffer // written concurrently: one each
 	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: stdin, Stdout: &stdout, Stderr: &stderr})
+	var exit utilexec.ExitError
+	if err != nil && !errors.As(err, &exit) && ctx.Err() == nil {
+		// The command ran and failed, or it never started: the runtime
+		// reports the second (a missing executable, say) as an error that
+		// is not an exit status.
+		return &StartError{Command: cmd[0], Container: c, Err: err}
+	}
 	if err != nil {
 		msg := strings.TrimSpace(stderr.String() + "\n" + stdout.String())
 		if msg != "" {
@@ -63,10 +72,26 @@ func (e *execer) exec(ctx context.Context, c Container, cmd []string, stdin io.R
 	return nil
 }
 
+// StartError means a command could not be started in a container at all,
+// typically because the image does not have it: an image without tar (a
+// distroless or scratch image) cannot receive synced files.
+type StartError struct {
+	Command   string
+	Container Container
+	Err       error
+}
+
+func (e *StartError) Error() string {
+	return fmt.Sprintf("%s cannot be started in %s (file sync runs tar and rm in the container, so the image needs them): %v", e.Command, e.Container, e.Err)
+}
+
+func (e *StartError) Unwrap() error { return e.Err }
+
 // syncTo copies and deletes sp's files in every container: files with
 // absolute destinations are extracted from a tar at /, the others in the
 // container's working directory (tar and rm must be in the image, as for
-// Skaffold's sync).
+// Skaffold's sync; without them syncTo returns a *StartError and the
+// session rebuilds the artifact instead).
 func (e *execer) syncTo(ctx context.Context, sp SyncPlan, containers []Container) error {
 	var abs, rel []FileCopy
 	for _, c := range sp.Copy {
