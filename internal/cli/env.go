@@ -20,6 +20,7 @@ func newEnvCmd(s *session) *cobra.Command {
 		newEnvStopCmd(s),
 		newEnvGCCmd(s),
 		newEnvHistoryCmd(s),
+		newEnvForwardCmd(s),
 		newEnvRollbackCmd(s),
 		newEnvProtectCmd(s),
 		newEnvRBACCmd(s),
