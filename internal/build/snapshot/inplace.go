@@ -31,6 +31,10 @@ type Tree struct {
 	owner *inPlace // whose layers the tree holds, nil when unknown
 	depth int      // how many of owner's layers it holds
 	state map[string]fileState
+	kids  map[string]map[string]bool // names in each directory of state
+	watch *watcher
+	// noWatch makes every snapshot walk the whole tree (tests, benchmarks).
+	noWatch bool
 }
 
 // NewTree returns the tree at dir. Nothing changes in dir until a
@@ -72,8 +76,10 @@ func (s *inPlace) Close() error {
 	if s.tmp != "" {
 		err = errors.Join(err, removeAll(s.tmp))
 	}
-	if s.tree.owner == s {
-		s.tree.owner = nil
+	if t := s.tree; t.owner == s {
+		t.owner = nil
+		t.watch.close()
+		t.watch = nil
 	}
 	return err
 }
@@ -85,13 +91,16 @@ func (s *inPlace) Change(ctx context.Context, fn func(root string) error, w io.W
 		return Diff{}, err
 	}
 	fnErr := fn(t.dir)
-	after, err := scanTree(t.dir, t.protect)
-	if err != nil || fnErr != nil {
+	if fnErr != nil {
 		t.owner = nil // what the tree holds is no longer a known stack
-		return Diff{}, errors.Join(fnErr, err)
+		return Diff{}, fnErr
 	}
-	before := t.state
-	t.state = after
+	before, cands, moved, err := t.afterStep()
+	if err != nil {
+		t.owner = nil
+		return Diff{}, err
+	}
+	after := t.state
 	if s.tmp == "" {
 		if s.tmp, err = t.store.TempDir("inplace"); err != nil {
 			t.owner = nil
@@ -103,7 +112,7 @@ func (s *inPlace) Change(ctx context.Context, fn func(root string) error, w io.W
 		t.owner = nil
 		return Diff{}, err
 	}
-	diff, err := t.writeLayer(io.MultiWriter(w, f), before, after, s.opts)
+	diff, err := t.writeLayer(io.MultiWriter(w, f), before, after, cands, moved, s.opts)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -120,7 +129,7 @@ func (s *inPlace) Change(ctx context.Context, fn func(root string) error, w io.W
 }
 
 // writeLayer writes the layer of the change from before to after.
-func (t *Tree) writeLayer(w io.Writer, before, after map[string]fileState, opts Options) (Diff, error) {
+func (t *Tree) writeLayer(w io.Writer, before, after map[string]fileState, cands []string, moved map[string]bool, opts Options) (Diff, error) {
 	lw := newLayerWriter(w, opts)
 	var rootTime time.Time
 	if fi, err := os.Lstat(t.dir); err == nil {
@@ -132,7 +141,7 @@ func (t *Tree) writeLayer(w io.Writer, before, after map[string]fileState, opts 
 		}
 		return rootTime
 	}
-	for _, e := range diffStates(before, after) {
+	for _, e := range diffStates(before, after, cands, moved) {
 		host := filepath.Join(t.dir, e.name)
 		switch e.kind {
 		case emitWhiteout:
@@ -195,11 +204,13 @@ func (t *Tree) acquire(ctx context.Context, s *inPlace) error {
 			return err
 		}
 	}
-	st, err := scanTree(t.dir, t.protect)
+	kids := map[string]map[string]bool{}
+	st, err := scanTree(t.dir, t.protect, kids)
 	if err != nil {
 		return err
 	}
-	t.depth, t.state = len(s.stack), st
+	t.depth, t.state, t.kids = len(s.stack), st, kids
+	t.rewatch()
 	return nil
 }
 

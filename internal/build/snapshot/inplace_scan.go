@@ -13,16 +13,19 @@ import (
 )
 
 // scanTree records the metadata of every entry below root that is not
-// protected: one fstatat per entry, no file content read.
-func scanTree(root string, prot *Protected) (map[string]fileState, error) {
+// protected: one fstatat per entry, no file content read. kids, when not
+// nil, gets the names in each directory ("" is root).
+func scanTree(root string, prot *Protected, kids map[string]map[string]bool) (map[string]fileState, error) {
 	out := make(map[string]fileState, 4096)
-	if err := scanDir(root, "", prot, out); err != nil {
+	if err := scanDir(root, "", prot, out, kids, true); err != nil {
 		return nil, fmt.Errorf("scanning %s: %w", root, err)
 	}
 	return out, nil
 }
 
-func scanDir(host, rel string, prot *Protected, out map[string]fileState) error {
+// scanDir records the entries of one directory (and, with recurse, of
+// every directory below it) in out and kids.
+func scanDir(host, rel string, prot *Protected, out map[string]fileState, kids map[string]map[string]bool, recurse bool) error {
 	fd, err := unix.Open(host, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: host, Err: err}
@@ -36,6 +39,11 @@ func scanDir(host, rel string, prot *Protected, out map[string]fileState) error 
 	prefix := host + "/"
 	if host == "/" {
 		prefix = "/"
+	}
+	var here map[string]bool
+	if kids != nil {
+		here = make(map[string]bool, len(names))
+		kids[rel] = here
 	}
 	var buf [4096]byte
 	for _, n := range names {
@@ -55,11 +63,7 @@ func scanDir(host, rel string, prot *Protected, out map[string]fileState) error 
 		if rel != "" {
 			r = rel + "/" + n
 		}
-		s := fileState{
-			mode: st.Mode, uid: st.Uid, gid: st.Gid, size: st.Size, ino: int64(st.Ino),
-			mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano(), isDir: st.Mode&unix.S_IFMT == unix.S_IFDIR, nlink: uint32(st.Nlink),
-			holdsProtected: p == oci.ContainsProtected,
-		}
+		s := stateOf(&st, p)
 		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
 			k, err := unix.Readlinkat(fd, n, buf[:])
 			if err != nil {
@@ -68,13 +72,24 @@ func scanDir(host, rel string, prot *Protected, out map[string]fileState) error 
 			s.link = string(buf[:k])
 		}
 		out[r] = s
-		if s.isDir {
-			if err := scanDir(h, r, prot, out); err != nil {
+		if here != nil {
+			here[n] = true
+		}
+		if s.isDir && recurse {
+			if err := scanDir(h, r, prot, out, kids, true); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+func stateOf(st *unix.Stat_t, p oci.Protection) fileState {
+	return fileState{
+		mode: st.Mode, uid: st.Uid, gid: st.Gid, size: st.Size, ino: int64(st.Ino),
+		mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano(), isDir: st.Mode&unix.S_IFMT == unix.S_IFDIR, nlink: uint32(st.Nlink),
+		holdsProtected: p == oci.ContainsProtected,
+	}
 }
 
 // sameFile reports whether an entry is unchanged as far as a layer is
@@ -119,8 +134,11 @@ func tarKey(name string) string { return strings.ReplaceAll(name, "/", "\x00") }
 // changed entry with all its parent directories, a whiteout per deleted
 // name whose parent survived, and an opaque directory for a directory that
 // replaced an entry of the same name (a new directory where a lower layer
-// deleted the name is not opaque, as in overlayfs).
-func diffStates(before, after map[string]fileState) []emission {
+// deleted the name is not opaque, as in overlayfs) or that was moved
+// (renamed) into place. cands are the paths that may have changed (every
+// path of both, after a full walk); before must hold each of them that
+// existed, after the whole new tree.
+func diffStates(before, after map[string]fileState, cands []string, moved map[string]bool) []emission {
 	out := map[string]emission{}
 	opaque := map[string]bool{}
 	entry := func(p string) {
@@ -131,9 +149,15 @@ func diffStates(before, after map[string]fileState) []emission {
 			out[d] = emission{key: tarKey(d), name: d, kind: emitEntry}
 		}
 	}
-	for p, st := range after {
+	for _, p := range cands {
+		st, ok := after[p]
+		if !ok {
+			continue
+		}
 		old, ok := before[p]
 		switch {
+		case st.isDir && moved[p]:
+			opaque[p] = true
 		case !ok:
 		case sameFile(old, st):
 			continue
@@ -157,14 +181,17 @@ func diffStates(before, after map[string]fileState) []emission {
 		for d := range opaque {
 			out[d+"/"+oci.WhiteoutOpaque] = emission{key: tarKey(d) + "\x00", name: d, kind: emitOpaque}
 		}
-		for p := range after {
-			if _, ok := out[p]; !ok && underOpaque(p) {
+		for _, p := range cands {
+			if _, ok := after[p]; ok && underOpaque(p) {
 				entry(p)
 			}
 		}
 	}
-	for p := range before {
+	for _, p := range cands {
 		if _, ok := after[p]; ok {
+			continue
+		}
+		if _, ok := before[p]; !ok {
 			continue
 		}
 		parent := path.Dir(p)
@@ -184,4 +211,18 @@ func diffStates(before, after map[string]fileState) []emission {
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].key < list[j].key })
 	return list
+}
+
+// allPaths lists the paths of two states, each once.
+func allPaths(a, b map[string]fileState) []string {
+	out := make([]string, 0, len(b)+len(b)/16)
+	for p := range b {
+		out = append(out, p)
+	}
+	for p := range a {
+		if _, ok := b[p]; !ok {
+			out = append(out, p)
+		}
+	}
+	return out
 }
