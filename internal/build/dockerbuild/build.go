@@ -84,6 +84,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	}
 	if opts.Events != nil {
 		opts.Events(Event{Kind: IsolationSelected, Text: string(iso.mode())})
+		if n, ok := iso.(noter); ok {
+			opts.Events(Event{Kind: Warning, Text: n.note()})
+		}
 	}
 	patterns, _, err := dockerfile.IgnorePatterns(opts.ContextDir, opts.Dockerfile)
 	if err != nil {

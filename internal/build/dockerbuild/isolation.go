@@ -80,6 +80,13 @@ type isolator interface {
 	run(ctx context.Context, spec sandbox.Spec) error
 }
 
+// noter is implemented by a mode that has something to tell the user
+// whenever it is selected (container mode: RUN uses the container's
+// network); Build reports it as a Warning event.
+type noter interface {
+	note() string
+}
+
 // relocator is implemented by a mode whose builds run in another process
 // (see isolator).
 type relocator interface {
@@ -97,7 +104,7 @@ func isolatorFor(m Isolation, opts Options) isolator {
 	case IsolationRootless:
 		return rootlessIsolation{}
 	case IsolationContainer:
-		return containerIsolation{}
+		return &containerIsolation{opts: opts}
 	}
 	return nil
 }
