@@ -40,6 +40,9 @@ func (s *standIns) remove() error {
 // file system, which also keeps a cache directory's changes) or copied in
 // (and, for a writable mount, copied back afterwards). The times of the
 // directories touched are put back, so the layer does not record them.
+// Everything is undone through handles of the directories opened before
+// the command ran, so a command that replaces a directory with a symlink
+// cannot send the clean-up elsewhere.
 func (s *standIns) put(root string, m sandbox.Mount) error {
 	target, err := securejoin.SecureJoin(root, m.Target)
 	if err != nil {
@@ -48,34 +51,41 @@ func (s *standIns) put(root string, m sandbox.Mount) error {
 	if target == root {
 		return errors.New("cannot mount over /")
 	}
-	if err := s.parents(root, target); err != nil {
+	dir, err := s.parents(root, filepath.Dir(target))
+	if err != nil {
 		return err
 	}
-	parent := filepath.Dir(target)
-	s.keepTimes(parent)
-	if _, err := os.Lstat(target); err == nil {
-		aside := filepath.Join(parent, fmt.Sprintf(".skiff-aside-%d-%s", time.Now().UnixNano(), filepath.Base(target)))
-		if err := os.Rename(target, aside); err != nil {
+	base := filepath.Base(target)
+	s.keepTimes(dir)
+	if _, err := dir.Lstat(base); err == nil {
+		aside := fmt.Sprintf(".skiff-aside-%d-%s", time.Now().UnixNano(), base)
+		if err := dir.Rename(base, aside); err != nil {
 			return fmt.Errorf("moving %s aside: %w", m.Target, err)
 		}
-		s.push(func() error { return os.Rename(aside, target) })
+		s.push(func() error { return dir.Rename(aside, base) })
 	}
 	switch m.Type {
 	case "tmpfs":
-		if err := os.Mkdir(target, 0o1777); err != nil {
+		if err := dir.Mkdir(base, 0o777); err != nil {
 			return err
 		}
-		if err := os.Chmod(target, 0o1777); err != nil {
+		if err := dir.Chmod(base, 0o777|fs.ModeSticky); err != nil {
 			return err
 		}
-		s.push(func() error { return os.RemoveAll(target) })
+		s.push(func() error { return dir.RemoveAll(base) })
 		return nil
 	case "bind", "":
 	default:
 		return fmt.Errorf("unknown mount type %q", m.Type)
 	}
-	if err := os.Rename(m.Source, target); err == nil {
-		s.push(func() error { return os.Rename(target, m.Source) })
+	fd, err := dir.Open(".")
+	if err != nil {
+		return err
+	}
+	s.push(fd.Close)
+	dfd := int(fd.Fd())
+	if err := unix.Renameat(unix.AT_FDCWD, m.Source, dfd, base); err == nil {
+		s.push(func() error { return unix.Renameat(dfd, base, unix.AT_FDCWD, m.Source) })
 		return nil
 	} else if !errors.Is(err, unix.EXDEV) {
 		return fmt.Errorf("moving %s in: %w", m.Source, err)
@@ -86,48 +96,63 @@ func (s *standIns) put(root string, m sandbox.Mount) error {
 	s.push(func() error {
 		var err error
 		if !m.ReadOnly {
-			err = syncBack(target, m.Source)
+			// Read what the command left through the handle, never
+			// through a path it could have redirected.
+			err = syncBack(fmt.Sprintf("/proc/self/fd/%d/%s", dfd, base), m.Source)
 		}
-		return errors.Join(err, os.RemoveAll(target))
+		return errors.Join(err, dir.RemoveAll(base))
 	})
 	return nil
 }
 
-// parents creates the missing parents of target, to be removed again if
-// they are still empty.
-func (s *standIns) parents(root, target string) error {
+// parents opens the directory dir inside root, creating what is missing;
+// the created directories are removed again if they are still empty.
+func (s *standIns) parents(root, dir string) (*os.Root, error) {
 	var missing []string
-	for d := filepath.Dir(target); len(d) > len(root); d = filepath.Dir(d) {
-		if _, err := os.Lstat(d); err == nil {
+	have := dir
+	for ; len(have) > len(root); have = filepath.Dir(have) {
+		if _, err := os.Lstat(have); err == nil {
 			break
 		}
-		missing = append(missing, d)
+		missing = append(missing, filepath.Base(have))
 	}
+	r, err := os.OpenRoot(have)
+	if err != nil {
+		return nil, err
+	}
+	s.push(r.Close)
 	for i := len(missing) - 1; i >= 0; i-- {
-		d := missing[i]
-		s.keepTimes(filepath.Dir(d))
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return err
+		name := missing[i]
+		s.keepTimes(r)
+		if err := r.Mkdir(name, 0o755); err != nil {
+			return nil, err
 		}
+		parent := r
 		s.push(func() error {
-			if err := os.Remove(d); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, unix.ENOTEMPTY) && !errors.Is(err, unix.EEXIST) {
+			if err := parent.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, unix.ENOTEMPTY) && !errors.Is(err, unix.EEXIST) {
 				return err
 			}
 			return nil
 		})
+		if r, err = parent.OpenRoot(name); err != nil {
+			return nil, err
+		}
+		s.push(r.Close)
 	}
-	return nil
+	return r, nil
 }
 
-// keepTimes puts dir's times back when the stand-ins are removed.
-func (s *standIns) keepTimes(dir string) {
-	var st unix.Stat_t
-	if err := unix.Lstat(dir, &st); err != nil {
+// keepTimes puts the times of the directory r back when the stand-ins are
+// removed.
+func (s *standIns) keepTimes(r *os.Root) {
+	fi, err := r.Lstat(".")
+	if err != nil {
 		return
 	}
+	st := fi.Sys().(*syscall.Stat_t)
+	atime, mtime := time.Unix(st.Atim.Unix()), time.Unix(st.Mtim.Unix())
 	s.push(func() error {
-		ts := []unix.Timespec{st.Atim, st.Mtim}
-		if err := unix.UtimesNanoAt(unix.AT_FDCWD, dir, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := r.Chtimes(".", atime, mtime); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 		return nil
