@@ -12,7 +12,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 count=${BENCH_CONTAINER_COUNT:-5}
 echo "bench container: go test -bench BenchmarkInPlaceSnapshot -count $count" >&2
-out=$(go test -run '^$' -bench 'BenchmarkInPlaceSnapshot' -benchtime 5x -count "$count" ./internal/build/snapshot/)
+out=$(go test -timeout 60m -run '^$' -bench 'BenchmarkInPlaceSnapshot' -benchtime 5x -count "$count" ./internal/build/snapshot/)
 # median ns/op of one sub-benchmark
 med() {
   echo "$out" | awk -v n="BenchmarkInPlaceSnapshot/$1-" 'index($1, n) == 1 {print $3}' | sort -n |

@@ -6,7 +6,8 @@
 // CAP_SYS_ADMIN), no_new_privs and containerd's default seccomp profile —
 // what a Kubernetes pod gets with seccompProfile RuntimeDefault. It shares
 // the host's network, as a pod with hostNetwork does, so that the sandbox
-// registry on loopback is reachable. Test binaries that use it call Init
+// registry on loopback is reachable, and it is confined by a devices
+// cgroup with runc's default rules (cgroup v1). Test binaries that use it call Init
 // first in TestMain.
 package ctrtest
 
@@ -17,12 +18,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -48,6 +51,53 @@ type Config struct {
 	// from the host, as container runtimes do.
 	Binds          []Bind
 	Stdout, Stderr io.Writer `json:"-"`
+}
+
+// devicesRoot is the cgroup v1 devices hierarchy.
+const devicesRoot = "/sys/fs/cgroup/devices"
+
+// runtimeDevices are the devices a container may open, as runc allows
+// them by default; any device may be created (mknod), none other opened.
+var runtimeDevices = []string{"c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+	"c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm"}
+
+// deviceCgroup puts pid in a devices cgroup of its own with the runtime's
+// device rules and returns what removes it. Without the cgroup v1 devices
+// controller (cgroup v2 uses BPF programs instead) there is none, and
+// device nodes a build creates could be opened.
+func deviceCgroup(pid int) (func(), error) {
+	if _, err := os.Stat(filepath.Join(devicesRoot, "devices.deny")); err != nil {
+		return func() {}, nil
+	}
+	dir := filepath.Join(devicesRoot, fmt.Sprintf("skiff-ctrtest-%d", pid))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("ctrtest: devices cgroup: %w", err)
+	}
+	remove := func() {
+		// The container's processes are gone once it has been waited for;
+		// rmdir fails only while a straggler exits.
+		for range 100 {
+			if err := os.Remove(dir); err == nil || errors.Is(err, fs.ErrNotExist) {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	write := func(file, v string) error { return os.WriteFile(filepath.Join(dir, file), []byte(v), 0o644) }
+	err := write("devices.deny", "a")
+	for _, r := range runtimeDevices {
+		if err == nil {
+			err = write("devices.allow", r)
+		}
+	}
+	if err == nil {
+		err = write("cgroup.procs", fmt.Sprint(pid))
+	}
+	if err != nil {
+		remove()
+		return nil, fmt.Errorf("ctrtest: devices cgroup: %w", err)
+	}
+	return remove, nil
 }
 
 // initEnv marks the re-executed test binary as a container's init.
@@ -78,6 +128,15 @@ func Run(ctx context.Context, cfg Config) error {
 		specW.Close()
 		return fmt.Errorf("ctrtest: starting the container: %w", err)
 	}
+	// The init waits for its spec, so it is confined before it sets up.
+	cg, err := deviceCgroup(cmd.Process.Pid)
+	if err != nil {
+		specW.Close()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return err
+	}
+	defer cg()
 	encErr := json.NewEncoder(specW).Encode(cfg)
 	specW.Close()
 	waitErr := cmd.Wait()
