@@ -93,11 +93,12 @@ func TestSkiffBuildInContainer(t *testing.T) {
 	testenv.RequireRoot(t, "the harness creates namespaces and mounts")
 	env := testenv.Require(t)
 	skiff := buildSkiff(t)
-	ps := projects(t)
-	rootfs := containerRootfs(t, skiff, ps)
 	ctx := context.Background()
-	for _, p := range ps {
+	for _, p := range projects(t) {
 		t.Run(p.name, func(t *testing.T) {
+			// A fresh container per build, as a CI job gets: container
+			// mode leaves the last stage's files in its root.
+			rootfs := containerRootfs(t, skiff, []project{p})
 			repo := env.Repo(t, "ctr-"+p.name)
 			common := []string{"build", "--reproducible", "-t", "v1", "--file-output"}
 			base := []string{"BASE_IMAGE=" + env.BaseImage()}

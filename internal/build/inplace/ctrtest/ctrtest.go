@@ -231,7 +231,10 @@ func setup(cfg Config) error {
 	if dir == "" {
 		dir = "/"
 	}
-	return unix.Chdir(dir)
+	if err := unix.Chdir(dir); err != nil {
+		return fmt.Errorf("working directory %s: %w", dir, err)
+	}
+	return nil
 }
 
 // bind mounts src at target, creating target like src (file or directory).
