@@ -29,7 +29,7 @@ func TestUIInABrowserOnSandbox(t *testing.T) {
 	do := func(a ...chromedp.Action[chromedp.Void]) { t.Helper(); browsertest.Do(t, ctx, a...) }
 	text := func(sel string) string {
 		t.Helper()
-		return strings.TrimSpace(browsertest.Get(t, ctx, chromedp.Text(chromedp.CSS(sel))))
+		return strings.TrimSpace(browsertest.Text(t, ctx, sel))
 	}
 	var pages []string
 	keep := func() {

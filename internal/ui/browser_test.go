@@ -17,7 +17,7 @@ func TestPagesInABrowser(t *testing.T) {
 	s, ts := testServer(t, f, false)
 	ctx := browsertest.New(t) // closed before the server
 	do := func(a ...chromedp.Action[chromedp.Void]) { t.Helper(); browsertest.Do(t, ctx, a...) }
-	text := func(sel string) string { t.Helper(); return browsertest.Get(t, ctx, chromedp.Text(chromedp.CSS(sel))) }
+	text := func(sel string) string { t.Helper(); return browsertest.Text(t, ctx, sel) }
 
 	do(chromedp.Navigate(s.URL(ts.URL)), chromedp.WaitVisible(chromedp.CSS("#env-rows")))
 	if loc := browsertest.Get(t, ctx, chromedp.Location()); loc != ts.URL+"/environments" {

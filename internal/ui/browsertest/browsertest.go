@@ -5,6 +5,7 @@ package browsertest
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -79,6 +80,36 @@ func Get[T any](t testing.TB, ctx context.Context, action chromedp.Action[T]) T 
 		t.Fatal(err)
 	}
 	return v
+}
+
+// Text returns the visible text of the first element matching the CSS
+// selector sel, waiting up to a minute for one to exist. The element is
+// found and read in one script: a page that replaces its fragments on a
+// live update cannot swap the node between the lookup and the read, as it
+// can between chromedp's query and its text call.
+func Text(t testing.TB, ctx context.Context, sel string) string {
+	t.Helper()
+	q, err := json.Marshal(sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js := `(() => { const e = document.querySelector(` + string(q) + `); return e === null ? null : e.innerText })()`
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[*string](js))
+		if err != nil {
+			t.Fatalf("reading %s: %v", sel, err)
+		}
+		if v != nil {
+			return *v
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no element %s in a minute", sel)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // Screenshot lays the page out at width × height CSS pixels, saves a
