@@ -386,12 +386,21 @@ func checkEveryInstruction(t *testing.T, img v1.Image) {
 func TestReproducible(t *testing.T) {
 	h := newHarness(t, snapshot.Auto)
 	dir := writeContext(t, map[string]string{
-		"Dockerfile": "ARG BASE\nFROM $BASE\nCOPY app.txt /app/\nRUN echo built > /app/built && mkdir -p /var/lib/x\nENV A=b\n",
+		// The RUN step stamps a file with the time in the context's stamp
+		// (bound, not copied): the test's clock for what a RUN writes,
+		// later than the epoch and different in each build, as a wall
+		// clock would be.
+		"Dockerfile": "ARG BASE\nFROM $BASE\nCOPY app.txt /app/\nRUN --mount=type=bind,source=stamp,target=/stamp touch -d \"$(cat /stamp)\" /app/stamped && echo built > /app/built && mkdir -p /var/lib/x\nENV A=b\n",
 		"app.txt":    "app\n",
 	})
 	epoch := time.Unix(1700000000, 0).UTC()
+	clock := epoch.Add(24 * time.Hour)
 	var digests []v1.Hash
 	for i := 0; i < 2; i++ {
+		clock = clock.Add(time.Duration(i+1) * time.Hour)
+		if err := os.WriteFile(filepath.Join(dir, "stamp"), []byte(clock.Format("2006-01-02 15:04:05")), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		opts := h.options(dir, map[string]string{"BASE": h.env.BaseImage()})
 		opts.Cache, opts.Epoch = nil, &epoch
 		// A fresh store each time: nothing is shared between the two builds.
@@ -406,11 +415,7 @@ func TestReproducible(t *testing.T) {
 			t.Fatal(err)
 		}
 		digests = append(digests, d)
-		os.Chtimes(filepath.Join(dir, "app.txt"), time.Now(), time.Now()) // a fresh checkout
-		// Not a wait: the second build must run in a later second of the
-		// wall clock, whose times land in files its RUN steps write and
-		// cannot be injected; --reproducible must neutralise them.
-		time.Sleep(1100 * time.Millisecond)
+		os.Chtimes(filepath.Join(dir, "app.txt"), clock, clock) // a fresh checkout
 	}
 	if digests[0] != digests[1] {
 		t.Errorf("two reproducible builds differ: %v", digests)
