@@ -78,6 +78,10 @@ type Job struct {
 	// Artifacts are paths, relative to the project directory, that the job
 	// produces and passes to the jobs that need it.
 	Artifacts []string
+	// Dotenv is the file of KEY=VALUE lines the job's deploy writes
+	// (DeployDotenv), whose DotenvURL is the environment's URL; empty when
+	// the job deploys nothing.
+	Dotenv string
 	// Variables are set for this job.
 	Variables map[string]string
 	// NoCheckout marks a job that runs without the repository (GitLab's
@@ -124,7 +128,9 @@ type Environment struct {
 	// Dynamic environments exist once per ref.
 	Dynamic bool
 	// URL is the environment's url template (Go template over .App, .Name,
-	// .Ref, .RefSlug, .MergeRequest, .User and env), empty if none.
+	// .Ref, .RefSlug, .MergeRequest, .User and env), empty if none. The CI
+	// systems never expand it: they take the URL skiff deployed from the
+	// job's Dotenv.
 	URL    string
 	Action Action
 	// OnStop names the job that stops the environment.

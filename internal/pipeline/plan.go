@@ -20,6 +20,15 @@ const (
 	// ReleaseNotes is the changelog skiff release create writes; GitLab's
 	// release keyword uses it as the release's description.
 	ReleaseNotes = "release-notes.md"
+	// DeployDotenv is what skiff env deploy --dotenv writes: the deployed
+	// environment, namespace and URL as KEY=VALUE lines. GitLab reads it as
+	// the job's dotenv report, GitHub as the deploy step's outputs.
+	DeployDotenv = "deploy.env"
+	// DotenvURL is the variable of DeployDotenv that holds the URL skiff
+	// deployed (env.DotenvURL): the generated pipelines set the
+	// environment's URL from it, because only skiff computes the
+	// injective ref slug the URL template may use.
+	DotenvURL = "SKIFF_URL"
 )
 
 // Names of the jobs that do not depend on the configuration.
@@ -37,7 +46,6 @@ const (
 const (
 	VarTag     = "CI_COMMIT_TAG"
 	VarRefName = "CI_COMMIT_REF_NAME"
-	VarRefSlug = "CI_COMMIT_REF_SLUG"
 )
 
 // roles are the environments the pipelines deploy to; nil when absent.
@@ -281,11 +289,17 @@ func (b *planner) buildJob(name string, on Event, env *config.Environment, tests
 
 func (b *planner) reviewJobs(env *config.Environment, needs []string) []*Job {
 	stop := "stop_" + env.Name
-	group := env.Name + "/$" + VarRefSlug
+	// The review namespace is a function of the ref, so one group per ref
+	// serialises every deploy and stop of one namespace and never makes two
+	// refs wait for each other. The ref name itself is that key: GitLab's
+	// CI_COMMIT_REF_SLUG is not (feature/login and feature-login share
+	// one), and skiff's injective slug is only known once the job runs.
+	group := env.Name + "/$" + VarRefName
 	deploy := Command{"skiff", "env", "deploy", env.Name, "--ref", "$" + VarRefName}
 	if b.build {
 		deploy = append(deploy, "-a", BuildOutput)
 	}
+	deploy = append(deploy, "--dotenv", DeployDotenv)
 	ttl, _ := config.ParseDuration(env.TTL) // checked by the loader
 	// The stop job runs without a checkout (the branch may be gone), so it
 	// names everything skiff env stop needs; skiff finds the environment
@@ -300,6 +314,7 @@ func (b *planner) reviewJobs(env *config.Environment, needs []string) []*Job {
 		Needs:  needs,
 		Script: []Command{deploy},
 		Rules:  []Rule{{On: MergeRequest}},
+		Dotenv: DeployDotenv,
 		Environment: &Environment{
 			Name: env.Name, Dynamic: true, URL: env.URL, Action: Start,
 			OnStop: stop, AutoStopIn: ttl, Tier: "development", Protected: env.Protected,
@@ -355,12 +370,14 @@ func (b *planner) releaseJobs(needs []string) []*Job {
 			cmd = append(cmd, "--approve")
 			rule.When = Manual
 		}
+		cmd = append(cmd, "--dotenv", DeployDotenv)
 		jobs = append(jobs, &Job{
 			Name:          d.env.Name,
 			Stage:         d.stage,
 			Needs:         []string{prev},
 			Script:        []Command{cmd},
 			Rules:         []Rule{rule},
+			Dotenv:        DeployDotenv,
 			Environment:   &Environment{Name: d.env.Name, URL: d.env.URL, Action: Start, Tier: d.stage, Protected: d.env.Protected},
 			ResourceGroup: d.env.Name,
 		})

@@ -53,11 +53,11 @@ func TestExampleGraph(t *testing.T) {
 		"unit":          "skiff pipeline test unit",
 		"build:review":  "skiff build -p development --file-output build.json",
 		"build:release": `skiff build -p production -t "$CI_COMMIT_TAG" --file-output build.json`,
-		"review":        `skiff env deploy review --ref "$CI_COMMIT_REF_NAME" -a build.json`,
+		"review":        `skiff env deploy review --ref "$CI_COMMIT_REF_NAME" -a build.json --dotenv deploy.env`,
 		"stop_review":   `skiff env stop review --ref "$CI_COMMIT_REF_NAME" --app myapp`,
 		"release":       `skiff release create --tag "$CI_COMMIT_TAG" -a build.json --changelog-output release-notes.md`,
-		"staging":       `skiff env deploy staging --release "$CI_COMMIT_TAG"`,
-		"production":    `skiff env deploy production --release "$CI_COMMIT_TAG" --approve`,
+		"staging":       `skiff env deploy staging --release "$CI_COMMIT_TAG" --dotenv deploy.env`,
+		"production":    `skiff env deploy production --release "$CI_COMMIT_TAG" --approve --dotenv deploy.env`,
 		"gc":            "skiff env gc",
 	}
 	for job, want := range cmds {
@@ -78,7 +78,7 @@ func TestExampleGraph(t *testing.T) {
 	if e := review.Environment; e.OnStop != "stop_review" || e.AutoStopIn != 72*time.Hour || e.Tier != "development" || !e.Dynamic {
 		t.Errorf("review environment = %+v", e)
 	}
-	if review.ResourceGroup != "review/$CI_COMMIT_REF_SLUG" || g.Job("production").ResourceGroup != "production" {
+	if review.ResourceGroup != "review/$CI_COMMIT_REF_NAME" || g.Job("production").ResourceGroup != "production" {
 		t.Errorf("resource groups: review %q, production %q", review.ResourceGroup, g.Job("production").ResourceGroup)
 	}
 	if g.TagFilter != "v*" {

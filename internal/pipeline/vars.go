@@ -1,11 +1,9 @@
 package pipeline
 
 import (
-	"fmt"
 	"os"
 	"regexp"
 	"strings"
-	"text/template"
 )
 
 // String renders the command as a POSIX shell line in which variable
@@ -70,76 +68,3 @@ func ReplaceVars(s string, repl func(name string) string) string {
 func ExpandVars(s string, vars map[string]string) string {
 	return os.Expand(s, func(k string) string { return vars[k] })
 }
-
-var slugInvalid = regexp.MustCompile(`[^a-z0-9]+`)
-
-// RefSlug is GitLab's CI_COMMIT_REF_SLUG of ref: lower case, runs of
-// characters outside [a-z0-9] replaced by "-", at most 63 characters, no
-// leading or trailing "-".
-func RefSlug(ref string) string {
-	s := slugInvalid.ReplaceAllString(strings.ToLower(ref), "-")
-	if len(s) > 63 {
-		s = s[:63]
-	}
-	return strings.Trim(s, "-")
-}
-
-// URLVars are what an environment's url template's fields become in a CI
-// configuration: variable references or expressions of that CI system.
-// An empty field is one the CI system cannot express.
-type URLVars struct {
-	Ref, RefSlug, MergeRequest, User string
-	// Env turns {{env "NAME"}} into the CI system's reference to NAME.
-	Env func(name string) string
-}
-
-// ErrNotExpressible is returned by CIURL when the template uses a field the
-// CI system has no equivalent for.
-var ErrNotExpressible = fmt.Errorf("not expressible in this CI system")
-
-// CIURL rewrites an environment's url template (a Go template over .App,
-// .Name, .Ref, .RefSlug, .MergeRequest, .User and env) for a CI
-// configuration, where the ref and merge request are only known when the
-// pipeline runs.
-func CIURL(tmpl, app, env string, v URLVars) (string, error) {
-	if tmpl == "" {
-		return "", nil
-	}
-	d := &urlData{app: app, name: env, v: v}
-	t, err := template.New("url").Funcs(template.FuncMap{
-		"env": func(k string) string { return d.use(v.Env(k)) },
-	}).Parse(tmpl)
-	if err != nil {
-		return "", fmt.Errorf("environment %q: invalid url template %q: %v", env, tmpl, err)
-	}
-	var b strings.Builder
-	if err := t.Execute(&b, d); err != nil {
-		return "", fmt.Errorf("environment %q: url template %q: %v", env, tmpl, err)
-	}
-	if d.missing {
-		return "", ErrNotExpressible
-	}
-	return b.String(), nil
-}
-
-// urlData is the url template's data; its methods record fields the CI
-// system cannot express.
-type urlData struct {
-	app, name string
-	v         URLVars
-	missing   bool
-}
-
-func (d *urlData) use(s string) string {
-	if s == "" {
-		d.missing = true
-	}
-	return s
-}
-
-func (d *urlData) App() string          { return d.app }
-func (d *urlData) Name() string         { return d.name }
-func (d *urlData) Ref() string          { return d.use(d.v.Ref) }
-func (d *urlData) RefSlug() string      { return d.use(d.v.RefSlug) }
-func (d *urlData) MergeRequest() string { return d.use(d.v.MergeRequest) }
-func (d *urlData) User() string         { return d.use(d.v.User) }

@@ -1,7 +1,6 @@
 package github
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -177,11 +176,7 @@ func (w workflow) job(g *pipeline.Graph, j *pipeline.Job) (*ciyaml.Map, error) {
 	}
 	m.SetIf("container", image)
 	if e := j.Environment; e != nil && !stop {
-		env, err := w.environment(g, e)
-		if err != nil {
-			return nil, err
-		}
-		m.Set("environment", env)
+		m.Set("environment", environment(j))
 	}
 	if j.ResourceGroup != "" {
 		group, err := w.expr(j.ResourceGroup)
@@ -208,8 +203,16 @@ func (w workflow) steps(g *pipeline.Graph, j *pipeline.Job) *yaml.Node {
 				Set("with", ciyaml.NewMap().Set("name", jobID(n))).Node())
 		}
 	}
-	for _, c := range j.Script {
-		steps = append(steps, ciyaml.NewMap().Set("run", c.String()).Node())
+	for i, c := range j.Script {
+		step := ciyaml.NewMap()
+		run := c.String()
+		if j.Dotenv != "" && i == len(j.Script)-1 {
+			// The deploy's KEY=VALUE lines become the step's outputs, which
+			// the environment's url reads.
+			step.Set("id", deployStep)
+			run += "\ncat " + pipeline.ShellQuote(j.Dotenv) + ` >> "$GITHUB_OUTPUT"`
+		}
+		steps = append(steps, step.Set("run", run).Node())
 	}
 	if len(j.Artifacts) > 0 {
 		steps = append(steps, ciyaml.NewMap().Set("uses", uploadAction).
@@ -218,27 +221,22 @@ func (w workflow) steps(g *pipeline.Graph, j *pipeline.Job) *yaml.Node {
 	return ciyaml.List(steps...)
 }
 
-func (w workflow) environment(g *pipeline.Graph, e *pipeline.Environment) (*yaml.Node, error) {
+// deployStep is the id of the step that runs skiff env deploy.
+const deployStep = "deploy"
+
+// environment is the job's GitHub environment; its url is the one skiff
+// deployed, from the deploy step's outputs.
+func environment(j *pipeline.Job) *yaml.Node {
+	e := j.Environment
 	name := e.Name
 	if e.Dynamic {
 		name += "/pr-" + prNumber
 	}
 	m := ciyaml.NewMap().Set("name", name)
-	url, err := pipeline.CIURL(e.URL, g.App, e.Name, pipeline.URLVars{
-		Ref:          "${{ github.head_ref || github.ref_name }}",
-		MergeRequest: prNumber,
-		User:         "${{ github.actor }}",
-		Env:          func(k string) string { return "${{ env." + k + " }}" },
-	})
-	switch {
-	case errors.Is(err, pipeline.ErrNotExpressible):
-		m.Node().Content[0].HeadComment = "No url: its template (" + e.URL + ") uses a value GitHub cannot compute (.RefSlug)."
-	case err != nil:
-		return nil, err
-	default:
-		m.SetIf("url", url)
+	if e.URL != "" && j.Dotenv != "" {
+		m.Set("url", "${{ steps."+deployStep+".outputs."+pipeline.DotenvURL+" }}")
 	}
-	return m.Node(), nil
+	return m.Node()
 }
 
 // expr rewrites $VAR references for a place where only GitHub's contexts
@@ -247,11 +245,6 @@ func (w workflow) expr(s string) (string, error) {
 	var unknown []string
 	out := pipeline.ReplaceVars(s, func(name string) string {
 		switch name {
-		case pipeline.VarRefSlug:
-			if w.event == pipeline.MergeRequest {
-				return "pr-" + prNumber
-			}
-			return "${{ github.ref_name }}"
 		case pipeline.VarRefName, pipeline.VarTag:
 			return "${{ github.head_ref || github.ref_name }}"
 		case "CI_MERGE_REQUEST_IID":

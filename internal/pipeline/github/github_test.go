@@ -143,6 +143,11 @@ func TestPullRequestWorkflow(t *testing.T) {
 	if got := w.Jobs["review"].Environment.Name; got != "review/pr-${{ github.event.pull_request.number }}" {
 		t.Errorf("review environment = %q", got)
 	}
+	// The URL GitHub shows is the one skiff deployed: the deploy step's
+	// SKIFF_URL output.
+	if got := w.Jobs["review"].Environment.URL; got != "${{ steps.deploy.outputs.SKIFF_URL }}" {
+		t.Errorf("review environment url = %q, want the deploy step's output", got)
+	}
 	if w.Env["CI_COMMIT_REF_NAME"] != "${{ github.head_ref }}" || w.Env["CI_MERGE_REQUEST_IID"] == "" {
 		t.Errorf("workflow env = %v: the commands need CI_COMMIT_REF_NAME and CI_MERGE_REQUEST_IID", w.Env)
 	}
@@ -150,7 +155,7 @@ func TestPullRequestWorkflow(t *testing.T) {
 	for _, s := range w.Jobs["review"].Steps {
 		steps = append(steps, s.Uses+s.Run)
 	}
-	want := []string{"actions/checkout@v4", "actions/download-artifact@v4", `skiff env deploy review --ref "$CI_COMMIT_REF_NAME" -a build.json`}
+	want := []string{"actions/checkout@v4", "actions/download-artifact@v4", "skiff env deploy review --ref \"$CI_COMMIT_REF_NAME\" -a build.json --dotenv deploy.env\ncat deploy.env >> \"$GITHUB_OUTPUT\""}
 	if diff := cmp.Diff(want, steps); diff != "" {
 		t.Errorf("review steps (-want +got):\n%s", diff)
 	}

@@ -132,15 +132,20 @@ func job(g *pipeline.Graph, j *pipeline.Job, cond map[pipeline.Event]string) (*c
 	}
 	m.Set("script", ciyaml.Seq(script...))
 	if j.Environment != nil {
-		env, err := environment(g, j.Environment)
-		if err != nil {
-			return nil, err
-		}
-		m.Set("environment", env)
+		m.Set("environment", environment(j))
 	}
 	m.SetIf("resource_group", j.ResourceGroup)
-	if len(j.Artifacts) > 0 {
-		m.Set("artifacts", ciyaml.NewMap().Set("paths", ciyaml.Seq(j.Artifacts...)))
+	if len(j.Artifacts) > 0 || j.Dotenv != "" {
+		a := ciyaml.NewMap()
+		if len(j.Artifacts) > 0 {
+			a.Set("paths", ciyaml.Seq(j.Artifacts...))
+		}
+		if j.Dotenv != "" {
+			// GitLab's documented way to a dynamic environment URL: the
+			// job's dotenv report sets the variable environment:url names.
+			a.Set("reports", ciyaml.NewMap().Set("dotenv", j.Dotenv))
+		}
+		m.Set("artifacts", a)
 	}
 	if r := j.Release; r != nil {
 		m.Set("release", release(r))
@@ -148,24 +153,16 @@ func job(g *pipeline.Graph, j *pipeline.Job, cond map[pipeline.Event]string) (*c
 	return m, nil
 }
 
-func environment(g *pipeline.Graph, e *pipeline.Environment) (*ciyaml.Map, error) {
+func environment(j *pipeline.Job) *ciyaml.Map {
+	e := j.Environment
 	name := e.Name
 	if e.Dynamic {
-		name += "/$" + pipeline.VarRefSlug
+		// One GitLab environment per ref, like skiff's namespaces.
+		name += "/$" + pipeline.VarRefName
 	}
 	m := ciyaml.NewMap().Set("name", name)
-	if e.Action != pipeline.Stop {
-		url, err := pipeline.CIURL(e.URL, g.App, e.Name, pipeline.URLVars{
-			Ref:          "$CI_COMMIT_REF_NAME",
-			RefSlug:      "$CI_COMMIT_REF_SLUG",
-			MergeRequest: "$CI_MERGE_REQUEST_IID",
-			User:         "$GITLAB_USER_LOGIN",
-			Env:          func(k string) string { return "$" + k },
-		})
-		if err != nil {
-			return nil, err
-		}
-		m.SetIf("url", url)
+	if e.Action != pipeline.Stop && e.URL != "" && j.Dotenv != "" {
+		m.Set("url", "$"+pipeline.DotenvURL)
 	}
 	if e.Action == pipeline.Stop {
 		m.Set("action", "stop")
@@ -175,7 +172,7 @@ func environment(g *pipeline.Graph, e *pipeline.Environment) (*ciyaml.Map, error
 		m.Set("auto_stop_in", humanDuration(e.AutoStopIn))
 	}
 	m.SetIf("deployment_tier", e.Tier)
-	return m, nil
+	return m
 }
 
 func release(r *pipeline.Release) *ciyaml.Map {

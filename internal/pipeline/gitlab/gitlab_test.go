@@ -75,8 +75,16 @@ func TestStopJobWithoutCheckout(t *testing.T) {
 			t.Errorf("stop script %q lacks %s", script, want)
 		}
 	}
-	review := doc["qa"].(map[string]any)["environment"].(map[string]any)
-	if review["on_stop"] != "stop_qa" || review["auto_stop_in"] != "36 hours" || review["url"] != "https://shop-mr$CI_MERGE_REQUEST_IID.qa.example.com" {
+	job := doc["qa"].(map[string]any)
+	review := job["environment"].(map[string]any)
+	// The URL is the one skiff deployed, from the job's dotenv report.
+	if review["on_stop"] != "stop_qa" || review["auto_stop_in"] != "36 hours" || review["url"] != "$SKIFF_URL" || review["name"] != "qa/$CI_COMMIT_REF_NAME" {
 		t.Errorf("review environment = %v", review)
+	}
+	if d := job["artifacts"].(map[string]any)["reports"].(map[string]any)["dotenv"]; d != "deploy.env" || !strings.Contains(job["script"].([]any)[0].(string), "--dotenv deploy.env") {
+		t.Errorf("review job: dotenv report %v, script %v; want the deploy's --dotenv file", d, job["script"])
+	}
+	if stop["environment"].(map[string]any)["name"] != review["name"] || stop["resource_group"] != job["resource_group"] {
+		t.Errorf("stop job environment %v / group %v differ from the review job's %v / %v", stop["environment"], stop["resource_group"], review["name"], job["resource_group"])
 	}
 }

@@ -3,13 +3,22 @@ package gitlab
 import (
 	"context"
 	"fmt"
-	"github.com/skiff-dev/skiff/internal/pipeline/pipelinetest"
+	"io/fs"
 	"math/rand/v2"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/joho/godotenv"
+	"gopkg.in/yaml.v3"
+
+	"github.com/skiff-dev/skiff/internal/env"
+	"github.com/skiff-dev/skiff/internal/pipeline"
+	"github.com/skiff-dev/skiff/internal/pipeline/pipelinetest"
 	"github.com/skiff-dev/skiff/internal/testenv"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -99,4 +108,94 @@ func sandboxExampleRepo(t *testing.T, skiff, app string) string {
 	}
 	files[".gitlab-ci.yml"] = out
 	return newRepo(t, files)
+}
+
+// TestGitLabCILocalReviewURLIsTheDeployedOne runs the generated review job
+// under gitlab-ci-local for refs GitLab's CI_COMMIT_REF_SLUG would get
+// wrong (feature/Login_Page) and one it keeps (fix-1), and checks that the
+// URL of the job's dotenv report, which environment:url names, is the one
+// skiff env deploy stored on the namespace it deployed: skiff's injective
+// slug, not GitLab's.
+func TestGitLabCILocalReviewURLIsTheDeployedOne(t *testing.T) {
+	e := testenv.Require(t)
+	skiff := skiffOnPath(t)
+	client := e.Clientset(t)
+	app := fmt.Sprintf("gcu%06x", rand.IntN(1<<24))
+	repo := sandboxExampleRepo(t, skiff, app)
+
+	var ci map[string]any
+	if err := yaml.Unmarshal(mustRead(t, filepath.Join(repo, ".gitlab-ci.yml")), &ci); err != nil {
+		t.Fatal(err)
+	}
+	review := ci["review"].(map[string]any)
+	report := review["artifacts"].(map[string]any)["reports"].(map[string]any)["dotenv"].(string)
+	if u := review["environment"].(map[string]any)["url"]; u != "$"+pipeline.DotenvURL {
+		t.Fatalf("review environment url = %v, want $%s from the dotenv report", u, pipeline.DotenvURL)
+	}
+
+	args := []string{"--force-shell-executor", "--no-color",
+		"--variable", "SKAFFOLD_DEFAULT_REPO=" + e.Registry() + "/" + app,
+		"--variable", "KUBECONFIG=" + e.Kubeconfig(),
+		"--variable", "BASE_IMAGE=" + e.BaseImage(),
+	}
+	args = append(args, mergeRequest.args()...)
+	// The build runs once; the review job takes its build.json artifact.
+	gitlabCILocal(t, repo, append(slices.Clone(args), "build:review")...)
+
+	for _, ref := range []string{"feature/Login_Page", "fix-1"} {
+		t.Run(ref, func(t *testing.T) {
+			out := gitlabCILocal(t, repo, append(slices.Clone(args), "--variable", "CI_COMMIT_REF_NAME="+ref, "review")...)
+			vars := dotenvReport(t, repo, "review", report)
+			ns := vars[env.DotenvNamespace]
+			t.Cleanup(func() {
+				_ = client.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
+			})
+			if vars[env.DotenvRef] != ref {
+				t.Fatalf("the review job deployed ref %q, want %q:\n%s", vars[env.DotenvRef], ref, out)
+			}
+			got, err := client.CoreV1().Namespaces().Get(context.Background(), ns, metav1.GetOptions{})
+			if err != nil {
+				t.Fatalf("namespace %q of the dotenv report: %v", ns, err)
+			}
+			stored := got.Annotations[env.AnnotationURL]
+			// RenameApp renames the namespaces, not the URL's domain.
+			want := "https://" + env.RefSlug(ref) + ".review.myapp.example.com"
+			if vars[pipeline.DotenvURL] != stored || stored != want {
+				t.Errorf("dotenv report URL %q, namespace %s stores %q, want both %q", vars[pipeline.DotenvURL], ns, stored, want)
+			}
+			if ns != app+"-"+env.RefSlug(ref) {
+				t.Errorf("namespace %q, want %q", ns, app+"-"+env.RefSlug(ref))
+			}
+		})
+	}
+}
+
+// dotenvReport reads the dotenv report gitlab-ci-local kept of job, with the
+// parser GitLab's format follows.
+func dotenvReport(t *testing.T, repo, job, name string) map[string]string {
+	t.Helper()
+	var found []string
+	_ = filepath.WalkDir(filepath.Join(repo, ".gitlab-ci-local"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && d.Name() == name && strings.Contains(p, string(filepath.Separator)+job+string(filepath.Separator)) {
+			found = append(found, p)
+		}
+		return nil
+	})
+	if len(found) == 0 {
+		t.Fatalf("no dotenv report %s of job %s under %s/.gitlab-ci-local", name, job, repo)
+	}
+	vars, err := godotenv.Read(found[0])
+	if err != nil {
+		t.Fatalf("dotenv report %s: %v", found[0], err)
+	}
+	return vars
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

@@ -128,7 +128,7 @@ func TestMergeRequestPipeline(t *testing.T) {
 		}
 		lines = append(lines, strings.Join(c.Args[1:], " "))
 	}
-	if !slices.Contains(lines, "env deploy review --ref feature/Login -a build.json") {
+	if !slices.Contains(lines, "env deploy review --ref feature/Login -a build.json --dotenv deploy.env") {
 		t.Errorf("commands %q: want the review deploy with the ref expanded", lines)
 	}
 	// Each job's log is on disk, with its commands and their output.
@@ -218,7 +218,7 @@ func TestProductionGate(t *testing.T) {
 			t.Errorf("job states (-want +got):\n%s", diff)
 		}
 		last := f.calls[len(f.calls)-1]
-		if got := strings.Join(last.Args[1:], " "); got != "env deploy production --release v1.0.0 --approve" {
+		if got := strings.Join(last.Args[1:], " "); got != "env deploy production --release v1.0.0 --approve --dotenv deploy.env" {
 			t.Errorf("last command %q", got)
 		}
 		if v := getenv(last.Env, "CI_JOB_MANUAL"); v != "true" {

@@ -98,7 +98,7 @@ func (r *run) variables(j *pipeline.Job) map[string]string {
 		"CI_PIPELINE_ID":     r.id,
 		"CI_PIPELINE_SOURCE": "push",
 		"CI_COMMIT_REF_NAME": o.Ref,
-		"CI_COMMIT_REF_SLUG": pipeline.RefSlug(o.Ref),
+		"CI_COMMIT_REF_SLUG": gitlabRefSlug(o.Ref),
 		"CI_PROJECT_DIR":     o.Dir,
 		"CI_JOB_NAME":        j.Name,
 		"CI_JOB_STAGE":       j.Stage,
@@ -132,7 +132,7 @@ func (r *run) variables(j *pipeline.Job) map[string]string {
 	if e := j.Environment; e != nil {
 		v["CI_ENVIRONMENT_NAME"] = e.Name
 		if e.Dynamic {
-			v["CI_ENVIRONMENT_NAME"] = e.Name + "/" + v["CI_COMMIT_REF_SLUG"]
+			v["CI_ENVIRONMENT_NAME"] = e.Name + "/" + o.Ref
 		}
 		v["CI_ENVIRONMENT_ACTION"] = string(e.Action)
 	}
@@ -246,4 +246,18 @@ func copyTree(src, dst string) error {
 		}
 		return os.WriteFile(target, data, 0o644)
 	})
+}
+
+var gitlabSlugInvalid = regexp.MustCompile(`[^a-z0-9]+`)
+
+// gitlabRefSlug is GitLab's predefined CI_COMMIT_REF_SLUG, which jobs may
+// read: lower case, runs outside [a-z0-9] replaced by "-", at most 63
+// characters, no leading or trailing "-". It is not injective, so skiff
+// itself never names anything with it (env.RefSlug does that).
+func gitlabRefSlug(ref string) string {
+	s := gitlabSlugInvalid.ReplaceAllString(strings.ToLower(ref), "-")
+	if len(s) > 63 {
+		s = s[:63]
+	}
+	return strings.Trim(s, "-")
 }
