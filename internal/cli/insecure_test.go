@@ -99,9 +99,13 @@ func TestInsecureRegistriesFromTheConfiguration(t *testing.T) {
 
 	listed := insecureProject(t, true)
 	for _, c := range commands {
+		before := reg.PlainRequests(insecureRegistry)
 		stdout, stderr, err := skiffThroughProxy(t, listed, proxy, c.args...)
 		if err != nil {
 			t.Fatalf("%s with the registry listed: %v\nstdout: %s\nstderr: %s", c.name, err, stdout, stderr)
+		}
+		if reg.PlainRequests(insecureRegistry) == before {
+			t.Errorf("%s with the registry listed sent it no plain-HTTP request", c.name)
 		}
 		switch c.name {
 		case "render (digest and chart)":
@@ -118,9 +122,13 @@ func TestInsecureRegistriesFromTheConfiguration(t *testing.T) {
 	unlisted := insecureProject(t, false)
 	mustWrite(t, filepath.Join(unlisted, "build.json"), readFile(t, filepath.Join(listed, "build.json")))
 	for _, c := range commands {
+		before := reg.PlainRequests(insecureRegistry)
 		_, stderr, err := skiffThroughProxy(t, unlisted, proxy, c.args...)
 		if err == nil || !strings.Contains(stderr, insecureRegistry) {
 			t.Errorf("%s without the registry listed: %v, stderr %q; want a failure naming %s", c.name, err, stderr, insecureRegistry)
+		}
+		if n := reg.PlainRequests(insecureRegistry) - before; n != 0 {
+			t.Errorf("%s without the registry listed sent it %d plain-HTTP requests", c.name, n)
 		}
 	}
 }

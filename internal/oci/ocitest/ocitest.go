@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,6 +33,8 @@ type Registry struct {
 	// registry: n counts requests from 1.
 	Fail     func(n int32, r *http.Request) (status int, failed bool)
 	requests atomic.Int32
+	mu       sync.Mutex
+	plain    map[string]int // plain-HTTP registry requests by Host header
 }
 
 // New starts a registry; it stops when the test ends.
@@ -41,6 +44,14 @@ func New(t testing.TB, tls bool) *Registry {
 	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	r.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		n := r.requests.Add(1)
+		if req.Method != http.MethodConnect && req.TLS == nil {
+			r.mu.Lock()
+			if r.plain == nil {
+				r.plain = map[string]int{}
+			}
+			r.plain[req.Host]++
+			r.mu.Unlock()
+		}
 		if r.Fail != nil {
 			if status, failed := r.Fail(n, req); failed {
 				w.WriteHeader(status)
@@ -66,6 +77,15 @@ func (r *Registry) Host() string {
 
 // Requests is how many requests reached the registry since the last Reset.
 func (r *Registry) Requests() int32 { return r.requests.Load() }
+
+// PlainRequests is how many plain-HTTP registry requests (not proxy
+// CONNECTs) named host — the registry a client addressed, through a proxy
+// or a redirecting transport — reached the registry since it started.
+func (r *Registry) PlainRequests(host string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.plain[host]
+}
 
 // Reset sets the request count to zero.
 func (r *Registry) Reset() { r.requests.Store(0) }
