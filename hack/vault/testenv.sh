@@ -63,7 +63,7 @@ vault_ensure_bin() {
 vault_running() {
 	local pid
 	pid=$(cat "$VAULT_STATE/pid" 2>/dev/null) || return 1
-	[[ $pid =~ ^[0-9]+$ ]] && [[ $(cmdline_of "$pid") == *"vaultdev -root-token-file $VAULT_STATE/"* ]]
+	[[ $pid =~ ^[0-9]+$ && -e /proc/$pid ]] && [[ $(cmdline_of "$pid") == *"vaultdev -root-token-file $VAULT_STATE/"* ]]
 }
 
 vault_addr() { cat "$VAULT_STATE/addr"; }
@@ -78,7 +78,7 @@ vault_up() {
 	fi
 	vault_down
 	mkdir -p "$VAULT_STATE"
-	(umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' | sed 's/^/hvs.skiff-/' >"$VAULT_STATE/root-token")
+	(umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' | sed 's/^/skiff-root-/' >"$VAULT_STATE/root-token")
 	rm -f "$VAULT_STATE/addr"
 	# shellcheck disable=SC2016 # $$ and $1 are for the inner shell
 	setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$VAULT_STATE/pid" \

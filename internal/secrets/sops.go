@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/getsops/sops/v3/cmd/sops/formats"
 	"github.com/getsops/sops/v3/decrypt"
 	"github.com/skiff-dev/skiff/internal/config"
 	"sigs.k8s.io/yaml"
@@ -53,12 +54,12 @@ func decryptSOPS(file string) (map[string]any, error) {
 	if _, err := os.Stat(file); err != nil {
 		return nil, fmt.Errorf("reading the SOPS file: %w", err)
 	}
-	format := decrypt.FormatForPath(file)
+	format := formats.FormatForPath(file)
 	plain, err := decrypt.File(file, "")
 	if err != nil {
 		return nil, fmt.Errorf("decrypting %s with sops: %s", file, strings.Join(strings.Fields(err.Error()), " "))
 	}
-	if format == decrypt.Dotenv {
+	if format == formats.Dotenv {
 		return parseDotenv(plain), nil
 	}
 	var doc map[string]any
