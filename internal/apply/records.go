@@ -31,6 +31,8 @@ const (
 	RecordType   = "skiff.dev/release.v1"
 	recordKey    = "release"
 	manifestsKey = "manifests.yaml.gz"
+	// maxManifests bounds the un-gzipped manifests of a record.
+	maxManifests = 64 << 20
 )
 
 // RecordStatus is the outcome of a revision.
@@ -150,9 +152,15 @@ func (r *Records) Manifests(ctx context.Context, namespace, app string, rev int)
 	if err != nil {
 		return nil, fmt.Errorf("release record %s/%s: manifests are corrupt: %w", namespace, name, err)
 	}
-	data, err := io.ReadAll(zr)
+	// A Secret holds at most 1 MiB; gzip expands at most about 1000
+	// times, and no real release is near the bound. It stops a crafted
+	// record from exhausting memory.
+	data, err := io.ReadAll(io.LimitReader(zr, maxManifests+1))
 	if err != nil {
 		return nil, fmt.Errorf("release record %s/%s: manifests are corrupt: %w", namespace, name, err)
+	}
+	if len(data) > maxManifests {
+		return nil, fmt.Errorf("release record %s/%s: manifests expand beyond %d MiB; refusing the record", namespace, name, maxManifests>>20)
 	}
 	return manifest.Parse(data, fmt.Sprintf("revision %d", rev))
 }

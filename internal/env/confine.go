@@ -1,6 +1,8 @@
 package env
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -9,9 +11,19 @@ import (
 )
 
 // ConfinementPolicyName names the admission policy that confines a dynamic
-// environment's deployer to the environment's namespaces.
+// environment's deployer to the environment's namespaces. The name is
+// injective in (app, environment): a hash of both, separated, ends it, so
+// app "shop-review" with environment "x" and app "shop" with environment
+// "review-x" get different policies and one env rbac cannot overwrite the
+// other's subjects.
 func ConfinementPolicyName(app, environment string) string {
-	return DNSLabel("skiff-" + app + "-" + environment + "-confine")
+	sum := sha256.Sum256([]byte(app + "\x00" + environment))
+	suffix := hex.EncodeToString(sum[:])[:12]
+	base := strings.Trim(invalidRun.ReplaceAllString(strings.ToLower("skiff-"+app+"-"+environment), "-"), "-")
+	if max := 63 - len("-confine-") - len(suffix); len(base) > max {
+		base = strings.TrimRight(base[:max], "-")
+	}
+	return base + "-confine-" + suffix
 }
 
 // ConfinementPolicy returns a ValidatingAdmissionPolicy and its binding

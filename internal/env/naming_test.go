@@ -90,3 +90,14 @@ func TestNamespaceDefaultsAndErrors(t *testing.T) {
 		t.Error("an empty namespace must be an error")
 	}
 }
+
+func TestConfinementPolicyNameIsInjective(t *testing.T) {
+	a, b := ConfinementPolicyName("shop-review", "x"), ConfinementPolicyName("shop", "review-x")
+	if a == b {
+		t.Fatalf("both pairs give %s", a)
+	}
+	long := ConfinementPolicyName(strings.Repeat("a", 60), strings.Repeat("b", 60))
+	if len(long) > 63 || !dnsLabel.MatchString(long) || long == ConfinementPolicyName(strings.Repeat("a", 60), strings.Repeat("b", 59)) {
+		t.Errorf("long names: %q", long)
+	}
+}
