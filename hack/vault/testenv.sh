@@ -1,5 +1,5 @@
 # hack/vault/testenv.sh — the sandbox's Vault, sourced by hack/testenv.
-# Uses hack/testenv's log, die, find_go, cmdline_of, $STATE and $CACHE_ROOT.
+# Uses hack/testenv's log, die, find_go, cmdline_of, $CTL (sandboxctl), $STATE and $CACHE_ROOT.
 #
 # vaultdev (cmd/vaultdev) is HashiCorp Vault's own core and HTTP API with the
 # KV, JWT and Kubernetes backends; it is built once per machine into
@@ -73,7 +73,7 @@ vault_addr() { cat "$VAULT_STATE/addr"; }
 vault_up() {
 	vault_ensure_bin
 	mkdir -p "$VAULT_STATE"
-	if vault_running && "$BIN/sandboxctl" wait-http -timeout 10s "http://$(vault_addr)/v1/sys/health"; then
+	if vault_running && "$CTL" wait-http -timeout 10s "http://$(vault_addr)/v1/sys/health"; then
 		return
 	fi
 	vault_down
@@ -90,7 +90,7 @@ vault_up() {
 		vault_running || break
 		sleep 0.1
 	done
-	if [[ ! -s $VAULT_STATE/addr ]] || ! "$BIN/sandboxctl" wait-http -timeout 30s "http://$(vault_addr)/v1/sys/health"; then
+	if [[ ! -s $VAULT_STATE/addr ]] || ! "$CTL" wait-http -timeout 30s "http://$(vault_addr)/v1/sys/health"; then
 		tail -n 20 "$VAULT_STATE/vault.log" >&2
 		die "vault did not start; log: $VAULT_STATE/vault.log"
 	fi

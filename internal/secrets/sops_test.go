@@ -63,7 +63,7 @@ func TestSOPSAgeFile(t *testing.T) {
 		t.Fatal("the SOPS file holds the plain value")
 	}
 	e := config.Environment{Name: "staging"}
-	e.Secrets = []config.Secret{{Name: "app", Data: map[string]config.SecretSource{
+	e.Secrets = []config.Secret{{Name: "app-db", Data: map[string]config.SecretSource{
 		"password": {SOPS: &config.SOPSSecret{File: file, Key: "db.password"}},
 		"api-key":  {SOPS: &config.SOPSSecret{File: file, Key: "apiKey"}},
 	}}}
@@ -74,10 +74,13 @@ func TestSOPSAgeFile(t *testing.T) {
 	}
 	checkSecret(t, got, map[string]string{"password": "sops-s3cret", "api-key": "k-s3cret"})
 
-	// Digests change with the value and do not depend on the key order.
+	// Digests are keyed and differ between values.
 	d1 := got[0].Digests([]byte("k"))
-	if len(d1) != 2 || d1["app/password"] == "" || strings.Contains(d1["app/password"], "s3cret") {
+	if len(d1) != 2 || d1["app-db/password"] == "" || strings.Contains(d1["app-db/password"], "s3cret") {
 		t.Fatalf("digests %v", d1)
+	}
+	if d2 := got[0].Digests([]byte("other key")); d2["app-db/password"] == d1["app-db/password"] || d1["app-db/password"] == d1["app-db/api-key"] {
+		t.Errorf("digests do not depend on the key or the value: %v %v", d1, d2)
 	}
 
 	// A missing key, and the wrong age identity: one line, no value.
@@ -88,7 +91,7 @@ func TestSOPSAgeFile(t *testing.T) {
 	other, _ := age.GenerateX25519Identity()
 	t.Setenv("SOPS_AGE_KEY", other.String())
 	_, err = secrets.Resolve(context.Background(), e, secrets.Options{})
-	if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "sops "+file) {
+	if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "sops "+file) || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("wrong identity: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -215,8 +216,8 @@ func checkSecret(t *testing.T, got []*secrets.Secret, want map[string]string) {
 		if b, _ := data[k].([]byte); string(b) != w {
 			t.Errorf("key %s: got %q, want %q", k, b, w)
 		}
-		if strings.Contains(got[0].String(), w) {
-			t.Errorf("String() shows a value: %s", got[0])
+		if shown := fmt.Sprintf("%v %+v %#v %s", got, got[0], got[0], got[0]); strings.Contains(shown, w) {
+			t.Errorf("printing the Secret shows a value: %s", shown)
 		}
 	}
 }
