@@ -137,7 +137,16 @@ func (d *deployment) release(ctx context.Context) error {
 	return nil
 }
 
+// ErrSecretsNotDeployed is returned for an environment with secrets: or
+// vault: settings: internal/secrets resolves them, but deploying them needs
+// an apply that records Secrets by digest only, which is not built yet.
+// Refusing is better than a deploy that silently lacks its Secrets.
+var ErrSecretsNotDeployed = errors.New("skiff env deploy does not create Secrets from Vault or SOPS yet")
+
 func (d *deployment) target(context.Context) error {
+	if e := d.req.Environment; len(e.Secrets) > 0 || e.Vault != nil {
+		return fmt.Errorf("environment %q sets secrets/vault: %w; remove those fields and create the Secrets in the namespace another way", e.Name, ErrSecretsNotDeployed)
+	}
 	t, err := Resolve(d.req.App, d.req.Environment, d.res.Ref, d.req.User, d.req.Vars, d.req.Now)
 	d.res.Target = t
 	return err
