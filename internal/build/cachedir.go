@@ -6,7 +6,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
+
+	"github.com/skiff-dev/skiff/internal/build/sandbox"
 )
 
 // DefaultCacheDir is ${XDG_CACHE_HOME:-~/.cache}/skiff/build. Without
@@ -57,7 +61,11 @@ func PrivateDir(dir string) error {
 		if err != nil {
 			return err
 		}
-		if st.Uid != uid && st.Uid != 0 {
+		// In skiff's user namespace the host's root and every other user
+		// show as the overflow uid, so ownership cannot be told apart
+		// there; the process that entered the namespace checked the same
+		// directory with PrivateDir before (skiff's commands do).
+		if st.Uid != uid && st.Uid != 0 && !(sandbox.Rootless() && st.Uid == overflowUID()) {
 			return fmt.Errorf("cache directory %s is inside %s, which belongs to uid %d; use a directory of your own (--cache-dir)", dir, p, st.Uid)
 		}
 		if st.Mode&0o022 != 0 && st.Mode&syscall.S_ISVTX == 0 {
@@ -80,4 +88,26 @@ func ownerOf(p string) (*syscall.Stat_t, error) {
 		return nil, err
 	}
 	return fi.Sys().(*syscall.Stat_t), nil
+}
+
+// overflowUID is the uid unmapped owners show as in a user namespace.
+func overflowUID() uint32 {
+	b, err := os.ReadFile("/proc/sys/kernel/overflowuid")
+	if err != nil {
+		return 65534
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32)
+	if err != nil {
+		return 65534
+	}
+	return uint32(n)
+}
+
+// CacheDir is the cache directory a build with --cache-dir dir uses: dir,
+// or DefaultCacheDir when it is empty.
+func CacheDir(dir string) (string, error) {
+	if dir != "" {
+		return dir, nil
+	}
+	return DefaultCacheDir()
 }

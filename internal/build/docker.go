@@ -35,13 +35,9 @@ type dockerfileBuilder struct {
 }
 
 func newDockerfileBuilder(opts Options) (*dockerfileBuilder, error) {
-	dir := opts.CacheDir
-	if dir == "" {
-		d, err := DefaultCacheDir()
-		if err != nil {
-			return nil, err
-		}
-		dir = d
+	dir, err := CacheDir(opts.CacheDir)
+	if err != nil {
+		return nil, err
 	}
 	if err := PrivateDir(dir); err != nil {
 		return nil, err

@@ -77,6 +77,9 @@ func TestBuildCommand(t *testing.T) {
 			t.Errorf("rebuild stdout %q lacks %s", stdout2, b.Tag)
 		}
 	}
+	if !strings.Contains(stderr2, "[app] isolation: root\n") {
+		t.Errorf("progress does not name the isolation (root on a host as root):\n%s", stderr2)
+	}
 	if !strings.Contains(stderr2, "Built app:") || !strings.Contains(stderr2, "2 steps, 2 cached, nothing new to push") {
 		t.Errorf("rebuild progress:\n%s", stderr2)
 	}
@@ -105,6 +108,8 @@ func TestBuildCommandErrors(t *testing.T) {
 		{[]string{"build", "--secret", "id=x,src=/does/not/exist"}, ExitUsage, "secret x"},
 		{[]string{"build", "-b", "zzz", "--dry-run"}, ExitUsage, "matches no artifact"},
 		{[]string{"build", "--snapshotter", "btrfs"}, ExitUsage, "--snapshotter"},
+		{[]string{"build", "--isolation", "chroot"}, ExitUsage, "--isolation: unknown isolation \"chroot\" (want auto, rootless, root or container)"},
+		{[]string{"build", "--allow", "security.insecure"}, ExitUsage, "--allow: unknown entitlement \"security.insecure\" (want network.host or device)"},
 	}
 	for _, tt := range tests {
 		_, stderr, code := run(t, dir, tt.args...)

@@ -48,9 +48,12 @@ func usageError(format string, args ...any) error {
 // exitCode is the process exit code for err, decided by its type only.
 func exitCode(err error) int {
 	var usage *UsageError
+	var relayed *relayedExit
 	switch {
 	case err == nil:
 		return ExitOK
+	case errors.As(err, &relayed):
+		return relayed.code
 	case errors.As(err, &usage):
 		return ExitUsage
 	case errors.Is(err, ErrNotImplemented):
@@ -66,7 +69,8 @@ func Main(ctx context.Context, args []string, streams Streams) int {
 	root := NewRootCommand(streams)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
-	if err != nil {
+	var relayed *relayedExit
+	if err != nil && !errors.As(err, &relayed) {
 		fmt.Fprintf(streams.Err, "skiff: %s\n", oneLine(err.Error()))
 	}
 	return exitCode(err)
@@ -112,6 +116,9 @@ type verb interface {
 // runVerb validates and runs o; every command's RunE ends here.
 func runVerb(ctx context.Context, o verb) error {
 	if err := o.Validate(); err != nil {
+		return err
+	}
+	if entered, err := enterIsolation(ctx, o); entered || err != nil {
 		return err
 	}
 	return o.Run(ctx)

@@ -53,6 +53,10 @@ func (o *runOptions) Validate() error {
 	return nil
 }
 
+func (o *runOptions) isolation() (*session, *buildFlags, bool) {
+	return o.s, &o.build, !o.builds.given() && !o.build.dryRun
+}
+
 func (o *runOptions) Run(ctx context.Context) error {
 	p, err := o.s.project()
 	if err != nil {

@@ -346,7 +346,7 @@ func (x *extractor) metadata(target, rel string, hdr *tar.Header, mode uint32) e
 		if x.opts.Chown != nil {
 			uid, gid = x.opts.Chown[0], x.opts.Chown[1]
 		}
-		if err := os.Lchown(target, uid, gid); err != nil {
+		if err := Lchown(target, uid, gid); err != nil {
 			return err
 		}
 	}
@@ -501,4 +501,25 @@ func (x *extractor) setDirTimes() error {
 func within(root, p string) bool {
 	rel, err := filepath.Rel(root, p)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// UnmappedOwnerError reports an owner that the user namespace the process
+// runs in cannot represent (rootless isolation with only the user's own ids
+// mapped).
+type UnmappedOwnerError struct{ UID, GID int }
+
+func (e *UnmappedOwnerError) Error() string {
+	return fmt.Sprintf("owner %d:%d is not mapped in skiff's user namespace, which holds only your own ids "+
+		"(give your user a range: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER)", e.UID, e.GID)
+}
+
+// Lchown is os.Lchown that reports an owner the process's user namespace
+// has no mapping for as *UnmappedOwnerError.
+func Lchown(path string, uid, gid int) error {
+	err := os.Lchown(path, uid, gid)
+	var pe *os.PathError
+	if errors.As(err, &pe) && errors.Is(pe.Err, unix.EINVAL) {
+		return &UnmappedOwnerError{UID: uid, GID: gid}
+	}
+	return err
 }

@@ -14,6 +14,8 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
+
+	"github.com/skiff-dev/skiff/internal/oci"
 )
 
 // copier writes items into a destination root filesystem with Docker's
@@ -71,7 +73,7 @@ func (c *copier) mkdirAll(dir string) (string, error) {
 		if c.chown != nil {
 			uid, gid = c.chown[0], c.chown[1]
 		}
-		if err := os.Lchown(host, uid, gid); err != nil {
+		if err := oci.Lchown(host, uid, gid); err != nil {
 			return "", err
 		}
 	}
@@ -179,7 +181,7 @@ func (c *copier) copyEntry(e entry, target string, inTree bool) error {
 			return err
 		}
 		uid, gid := c.owner(fi)
-		if err := os.Lchown(target, uid, gid); err != nil {
+		if err := oci.Lchown(target, uid, gid); err != nil {
 			return err
 		}
 		return lutimes(target, fi.ModTime())
@@ -203,7 +205,7 @@ func (c *copier) copyEntry(e entry, target string, inTree bool) error {
 func (c *copier) metadata(target string, e entry, times bool) error {
 	fi := e.fi
 	uid, gid := c.owner(fi)
-	if err := os.Lchown(target, uid, gid); err != nil {
+	if err := oci.Lchown(target, uid, gid); err != nil {
 		return err
 	}
 	st := fi.Sys().(*syscall.Stat_t)

@@ -54,6 +54,22 @@ type Entitlements struct {
 	DeviceNodes bool
 }
 
+// ParseEntitlements reads --allow values: network.host and device.
+func ParseEntitlements(values []string) (Entitlements, error) {
+	var e Entitlements
+	for _, v := range values {
+		switch v {
+		case "network.host":
+			e.NetworkHost = true
+		case "device":
+			e.DeviceNodes = true
+		default:
+			return Entitlements{}, fmt.Errorf("unknown entitlement %q (want network.host or device)", v)
+		}
+	}
+	return e, nil
+}
+
 // isolator is one isolation mode: everything the builder does differently
 // depending on how RUN is confined. The builder asks it for the snapshotter
 // of every stage (and of COPY --link) and hands it every RUN; nothing else

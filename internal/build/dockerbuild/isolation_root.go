@@ -2,6 +2,7 @@ package dockerbuild
 
 import (
 	"context"
+	"errors"
 	"os"
 
 	"github.com/skiff-dev/skiff/internal/build/sandbox"
@@ -20,7 +21,12 @@ type rootIsolation struct {
 
 func (rootIsolation) mode() Isolation { return IsolationRoot }
 
-func (rootIsolation) check() error { return sandbox.ProbeNamespaces() }
+func (rootIsolation) check() error {
+	if sandbox.InUserNamespace() {
+		return errors.New("runs only as real root, and this process runs in a user namespace (use --isolation=rootless)")
+	}
+	return sandbox.ProbeNamespaces()
+}
 
 func (rootIsolation) newSnapshotter(store *snapshot.Store, kind snapshot.Kind, opts snapshot.Options) (snapshot.Snapshotter, error) {
 	return store.New(kind, opts)

@@ -68,3 +68,16 @@ func TestIsolationSelectedEvent(t *testing.T) {
 		t.Errorf("isolation = %q, SelectIsolation = %q; root on a host builds in root mode", events[0].Text, want)
 	}
 }
+
+func TestParseEntitlements(t *testing.T) {
+	e, err := ParseEntitlements([]string{"network.host", "device"})
+	if err != nil || !e.NetworkHost || !e.DeviceNodes {
+		t.Errorf("ParseEntitlements = %+v, %v", e, err)
+	}
+	if e, err := ParseEntitlements(nil); err != nil || e != (Entitlements{}) {
+		t.Errorf("no --allow = %+v, %v", e, err)
+	}
+	if _, err := ParseEntitlements([]string{"network"}); err == nil || !strings.Contains(err.Error(), "want network.host or device") {
+		t.Errorf("unknown entitlement: %v", err)
+	}
+}

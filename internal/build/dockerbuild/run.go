@@ -22,6 +22,7 @@ import (
 	"github.com/skiff-dev/skiff/internal/build/dockerfile"
 	"github.com/skiff-dev/skiff/internal/build/sandbox"
 	"github.com/skiff-dev/skiff/internal/build/snapshot"
+	"github.com/skiff-dev/skiff/internal/oci"
 )
 
 // proxyArgs are passed to RUN from --build-arg without an ARG, and are
@@ -409,7 +410,7 @@ func ensureCacheDir(dir string, m *instructions.Mount) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Lchown(dir, uid, gid); err != nil {
+	if err := oci.Lchown(dir, uid, gid); err != nil {
 		return err
 	}
 	return os.Chmod(dir, mode)
@@ -427,7 +428,7 @@ func writeOwned(f string, data []byte, m *instructions.Mount) error {
 	if err := os.WriteFile(f, data, mode); err != nil {
 		return err
 	}
-	if err := os.Lchown(f, uid, gid); err != nil {
+	if err := oci.Lchown(f, uid, gid); err != nil {
 		return err
 	}
 	return os.Chmod(f, mode)

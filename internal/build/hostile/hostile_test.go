@@ -9,6 +9,12 @@ import (
 	"github.com/skiff-dev/skiff/internal/testenv"
 )
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	Cleanup()
+	os.Exit(code)
+}
+
 // TestCorpusRoot builds the whole corpus with the skiff binary as root
 // (root isolation, picked by auto).
 func TestCorpusRoot(t *testing.T) {
@@ -59,4 +65,12 @@ func replaceLink(p, target string) error {
 		return err
 	}
 	return os.Symlink(target, p)
+}
+
+// TestCorpusRootless builds the whole corpus as an ordinary user created
+// by the test (skiff's auto picks rootless isolation for it).
+func TestCorpusRootless(t *testing.T) {
+	u := testenv.NewUser(t, true)
+	Run(t, Mode{Name: "rootless", UID: u.UID, GID: u.GID,
+		Build: SkiffBuild(Invocation{User: u, CacheDir: u.Dir(t, "cache")})})
 }

@@ -10,9 +10,38 @@ import (
 	"testing"
 )
 
+// binDirs are the directories Probe and Skiff built into; Cleanup removes
+// them.
+var (
+	binMu   sync.Mutex
+	binDirs []string
+)
+
+func binDir(prefix string) (string, error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", err
+	}
+	binMu.Lock()
+	binDirs = append(binDirs, dir)
+	binMu.Unlock()
+	return dir, nil
+}
+
+// Cleanup removes the binaries Probe and Skiff built; a test binary that
+// uses them calls it from TestMain after m.Run.
+func Cleanup() {
+	binMu.Lock()
+	defer binMu.Unlock()
+	for _, d := range binDirs {
+		os.RemoveAll(d)
+	}
+	binDirs = nil
+}
+
 var probeBinary = sync.OnceValues(func() (string, error) {
 	_, file, _, _ := runtime.Caller(0)
-	dir, err := os.MkdirTemp("", "skiff-probe-")
+	dir, err := binDir("skiff-probe-")
 	if err != nil {
 		return "", err
 	}
@@ -43,7 +72,7 @@ func Probe(t testing.TB) string {
 }
 
 var skiffBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "skiff-hostile-bin-")
+	dir, err := binDir("skiff-hostile-bin-")
 	if err != nil {
 		return "", err
 	}

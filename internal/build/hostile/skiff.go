@@ -10,14 +10,15 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/skiff-dev/skiff/internal/testenv"
 )
 
 // Invocation says how SkiffBuild runs the skiff binary.
 type Invocation struct {
-	// Credential runs skiff as another user; nil runs it as this process.
-	Credential *syscall.Credential
-	// Env is skiff's environment (HOME, PATH); nil means this process's.
-	Env []string
+	// User runs skiff as that ordinary user (User.Command); nil runs it
+	// as this process.
+	User *testenv.User
 	// CacheDir is skiff's --cache-dir, one per mode so that runs do not
 	// share layers; it must belong to the user.
 	CacheDir string
@@ -32,21 +33,20 @@ func SkiffBuild(inv Invocation) func(ctx context.Context, t *testing.T, dir, rep
 	return func(ctx context.Context, t *testing.T, dir, repo string) Outcome {
 		t.Helper()
 		bin := Skiff(t)
-		if inv.Credential != nil {
-			if err := chownTree(dir, int(inv.Credential.Uid), int(inv.Credential.Gid)); err != nil {
+		if inv.User != nil {
+			if err := chownTree(dir, inv.User.UID, inv.User.GID); err != nil {
 				t.Fatal(err)
 			}
 		}
 		out := filepath.Join(dir, "artifacts.json")
 		args := append([]string{"build", "--file-output", out, "-d", repo, "--cache-dir", inv.CacheDir}, inv.Args...)
 		cmd := exec.CommandContext(ctx, bin, args...)
+		if inv.User != nil {
+			cmd = inv.User.Command(ctx, t, bin, args...)
+		}
 		cmd.Dir = dir
-		cmd.Env = inv.Env
 		var tail tailBuffer
 		cmd.Stdout, cmd.Stderr = &tail, &tail
-		if inv.Credential != nil {
-			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: inv.Credential}
-		}
 		err := cmd.Run()
 		o := Outcome{Err: err, Output: tail.String()}
 		if cmd.ProcessState != nil {

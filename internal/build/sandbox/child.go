@@ -26,6 +26,12 @@ func init() { Init() }
 // immediately. The package's init already calls it; main may call it first
 // thing as well, to make the re-exec visible.
 func Init() {
+	switch os.Getenv(rootlessEnv) {
+	case "sync":
+		enterRootlessChild()
+	case "enter":
+		rootlessStarted()
+	}
 	if os.Getenv(childEnv) != "1" || len(os.Args) == 0 {
 		return
 	}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Network is the network a command gets.
@@ -40,6 +42,10 @@ func UserModeStack() (string, error) {
 	p, err := exec.LookPath("slirp4netns")
 	if err != nil {
 		return "", errors.New("slirp4netns is not installed, so RUN has no outbound network (apt-get install slirp4netns)")
+	}
+	// As an ordinary user slirp4netns opens /dev/net/tun itself.
+	if Rootless() && unix.Access("/dev/net/tun", unix.R_OK|unix.W_OK) != nil {
+		return "", errors.New("slirp4netns cannot open /dev/net/tun as your user (Debian's udev makes it mode 0666; here it is not), so RUN has no outbound network")
 	}
 	return p, nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/skiff-dev/skiff/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,11 +12,16 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/skiff-dev/skiff/internal/build/hostile"
+	"github.com/skiff-dev/skiff/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
 	Init()
-	os.Exit(m.Run())
+	code := m.Run()
+	hostile.Cleanup()
+	os.Exit(code)
 }
 
 // busyboxRoot makes a root filesystem with a static busybox, or skips.

@@ -330,7 +330,7 @@ func mountOverlay(lowers []string, upper, work, target string, devices bool) err
 	if upper != "" {
 		opts = append(opts, "upperdir="+upper, "workdir="+work)
 	}
-	opts = append(opts, "redirect_dir=off", "index=off", "metacopy=off")
+	opts = append(opts, "redirect_dir="+redirectDir(), "index=off", "metacopy=off")
 	if userNamespaced() {
 		opts = append(opts, "userxattr")
 	}
@@ -346,6 +346,16 @@ func mountOverlay(lowers []string, upper, work, target string, devices bool) err
 		return fmt.Errorf("mounting overlay: %w", err)
 	}
 	return nil
+}
+
+// redirectDir is the redirect_dir option: redirects are never created.
+// With userxattr (in a user namespace) the kernel refuses "off", which
+// there means following redirects, so it is "nofollow".
+func redirectDir() string {
+	if userNamespaced() {
+		return "nofollow"
+	}
+	return "off"
 }
 
 var errNoFsconfig = errors.New("fsconfig lowerdir+ unsupported")
@@ -367,7 +377,7 @@ func mountOverlayFsconfig(lowers []string, upper, work, target string, devices b
 			return fmt.Errorf("mounting overlay: lower %s: %w", l, err)
 		}
 	}
-	set := [][2]string{{"redirect_dir", "off"}, {"index", "off"}, {"metacopy", "off"}}
+	set := [][2]string{{"redirect_dir", redirectDir()}, {"index", "off"}, {"metacopy", "off"}}
 	if upper != "" {
 		set = append([][2]string{{"upperdir", upper}, {"workdir", work}}, set...)
 	}
