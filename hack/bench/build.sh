@@ -24,58 +24,18 @@ work=${SKIFF_BENCH_DIR:-/var/tmp/skiff-bench}
 skiff="$root/bin/skiff"
 log() { echo "bench build: $*" >&2; }
 
-missing=()
-for tool in buildah debootstrap hyperfine jq bc; do
-  command -v "$tool" >/dev/null || missing+=("$tool")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing ${missing[*]}"
-  apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
-fi
+# shellcheck source=hack/bench/build/tools.sh
+source hack/bench/build/tools.sh
+need_tools buildah debootstrap hyperfine jq bc
 [ -x "$skiff" ] || go build -o "$skiff" .
 mkdir -p "$work"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# The machine's configured Debian mirror and suite.
-mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-[ -n "$mirror" ] || mirror=$(awk '/^deb / {print $2; exit}' /etc/apt/sources.list)
-suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
-
-# bootstrap DIR [packages]: a minbase Debian root filesystem, made once.
-bootstrap() {
-  local dir=$1 include=${2:-}
-  [ -f "$dir.done" ] && return
-  rm -rf "$dir"
-  log "debootstrap $suite from $mirror into $dir ${include:+(with $include)}"
-  debootstrap --variant=minbase ${include:+--include="$include"} "$suite" "$dir" "$mirror" >"$dir.log" 2>&1
-  rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
-  touch "$dir.done"
-}
-bootstrap "$work/rootfs-build" gcc,libc6-dev,make
-bootstrap "$work/rootfs-slim"
-build_image=$reg/bench/debian-build:$suite
-runtime_image=$reg/bench/debian-slim:$suite
-log "importing the base images"
-"$skiff" image import --reproducible "$work/rootfs-build" "$build_image" >/dev/null
-"$skiff" image import --reproducible "$work/rootfs-slim" "$runtime_image" >/dev/null
-
-# The application and a skaffold.yaml for skiff.
-app="$tmp/project/app"
-hack/bench/build/gen-app.sh "$app"
-cat > "$tmp/project/skaffold.yaml" <<EOF
-apiVersion: skaffold/v4beta11
-kind: Config
-build:
-  tagPolicy: {sha256: {}}
-  artifacts:
-  - image: bench-app
-    context: app
-    docker:
-      buildArgs: {BUILD_IMAGE: "$build_image", RUNTIME_IMAGE: "$runtime_image"}
-EOF
-files=$(find "$app" -type f | wc -l)
+# The base images, the application and its skaffold.yaml.
+# shellcheck source=hack/bench/build/project.sh
+source hack/bench/build/project.sh
 
 buildah_cmd() {
   echo "buildah --root $work/buildah/root --runroot $work/buildah/runroot --storage-driver vfs bud --isolation chroot --layers --tls-verify=false --quiet --build-arg BUILD_IMAGE=$build_image --build-arg RUNTIME_IMAGE=$runtime_image -t bench-app -f $app/Dockerfile $app"

@@ -70,6 +70,7 @@ func replaceLink(p, target string) error {
 // TestCorpusRootless builds the whole corpus as an ordinary user created
 // by the test (skiff's auto picks rootless isolation for it).
 func TestCorpusRootless(t *testing.T) {
+	testenv.Require(t) // the sandbox first: under -short no user is created
 	u := testenv.NewUser(t, true)
 	Run(t, Mode{Name: "rootless", UID: u.UID, GID: u.GID,
 		Build: SkiffBuild(Invocation{User: u, CacheDir: u.Dir(t, "cache")})})
