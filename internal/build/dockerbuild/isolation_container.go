@@ -3,16 +3,12 @@ package dockerbuild
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"sort"
 
 	"github.com/skiff-dev/skiff/internal/build/inplace"
 	"github.com/skiff-dev/skiff/internal/build/sandbox"
 	"github.com/skiff-dev/skiff/internal/build/snapshot"
 )
-
-// errNotYet is the reason of a mode this build of skiff does not have yet.
-var errNotYet = errors.New("not available yet in this version of skiff")
 
 // containerIsolation is container mode, Kaniko's model: RUN executes in
 // the root filesystem of the container skiff runs in, each stage's files
