@@ -1,14 +1,15 @@
 // Package ctrtest makes a real unprivileged container without a container
 // engine, for tests of container isolation: new mount, PID, UTS and IPC
 // namespaces, pivot_root into a prepared root filesystem, /proc, /sys (read
-// only), a minimal /dev, the runtime's /etc/hosts and /etc/resolv.conf
-// mounts and volume binds, containerd's default capability set (no
-// CAP_SYS_ADMIN), no_new_privs and containerd's default seccomp profile —
-// what a Kubernetes pod gets with seccompProfile RuntimeDefault. It shares
-// the host's network, as a pod with hostNetwork does, so that the sandbox
-// registry on loopback is reachable, and it is confined by a devices
-// cgroup with runc's default rules (cgroup v1). Test binaries that use it call Init
-// first in TestMain.
+// only), a minimal /dev, runc's read-only and masked paths (/proc/sys,
+// /proc/keys, /sys/firmware, ...), the runtime's /etc/hosts and
+// /etc/resolv.conf mounts and volume binds, containerd's default capability
+// set (no CAP_SYS_ADMIN), no_new_privs and containerd's default seccomp
+// profile — what a Kubernetes pod gets with seccompProfile RuntimeDefault.
+// It shares the host's network, as a pod with hostNetwork does, so that the
+// sandbox registry on loopback is reachable, and it is confined by a
+// devices cgroup with runc's default rules (cgroup v1). Test binaries that
+// use it call Init first in TestMain.
 package ctrtest
 
 import (
@@ -51,6 +52,9 @@ type Config struct {
 	// from the host, as container runtimes do.
 	Binds          []Bind
 	Stdout, Stderr io.Writer `json:"-"`
+	// MaxRSS, when set, receives the peak resident memory in bytes of the
+	// container's process (the command executes as the container's init).
+	MaxRSS *int64 `json:"-"`
 }
 
 // devicesRoot is the cgroup v1 devices hierarchy.
@@ -140,6 +144,11 @@ func Run(ctx context.Context, cfg Config) error {
 	encErr := json.NewEncoder(specW).Encode(cfg)
 	specW.Close()
 	waitErr := cmd.Wait()
+	if cfg.MaxRSS != nil && cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			*cfg.MaxRSS = ru.Maxrss << 10
+		}
+	}
 	if encErr != nil {
 		return encErr
 	}
@@ -194,6 +203,9 @@ func setup(cfg Config) error {
 	if err := setupDev(in("dev")); err != nil {
 		return err
 	}
+	if err := protectPaths(in); err != nil {
+		return err
+	}
 	binds := append([]Bind{{Source: "/etc/hosts", Target: "/etc/hosts", ReadOnly: true},
 		{Source: "/etc/resolv.conf", Target: "/etc/resolv.conf", ReadOnly: true}}, cfg.Binds...)
 	for _, b := range binds {
@@ -233,6 +245,50 @@ func setup(cfg Config) error {
 	}
 	if err := unix.Chdir(dir); err != nil {
 		return fmt.Errorf("working directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// readonlyPaths and maskedPaths are runc's defaults (what containerd gives
+// every container): kernel settings read-only, and what tells about the
+// host, its keys among them, hidden.
+var (
+	readonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+	maskedPaths   = []string{"/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+		"/sys/firmware", "/sys/devices/virtual/powercap"}
+)
+
+// protectPaths makes readonlyPaths read-only and masks maskedPaths (a
+// directory with an empty read-only tmpfs, a file with /dev/null), as runc
+// does; a path this kernel does not have is left out.
+func protectPaths(in func(string) string) error {
+	for _, p := range readonlyPaths {
+		t := in(p)
+		if _, err := os.Lstat(t); err != nil {
+			continue
+		}
+		if err := unix.Mount(t, t, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("read-only %s: %w", p, err)
+		}
+		if err := unix.Mount("", t, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+			return fmt.Errorf("read-only %s: %w", p, err)
+		}
+	}
+	for _, p := range maskedPaths {
+		t := in(p)
+		fi, err := os.Stat(t)
+		if err != nil {
+			continue
+		}
+		if fi.IsDir() {
+			err = unix.Mount("tmpfs", t, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0")
+		} else {
+			err = unix.Mount("/dev/null", t, "", unix.MS_BIND, "")
+		}
+		if err != nil {
+			return fmt.Errorf("masking %s: %w", p, err)
+		}
 	}
 	return nil
 }

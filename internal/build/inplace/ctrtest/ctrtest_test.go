@@ -59,6 +59,10 @@ func TestHarnessIsAnUnprivilegedContainer(t *testing.T) {
 		"mkdir -p /mnt && mount -t tmpfs none /mnt 2>/dev/null && echo MOUNTED",
 		"mknod /kmsg c 1 11 && echo made; echo x 2>/dev/null > /kmsg && echo OPENED",
 		"echo ok > /dev/null && echo null-works",
+		"v=$(cat /proc/sys/kernel/printk_ratelimit) && echo sysctl-readable",
+		// writes back the value it has: were the write allowed, nothing changes
+		"(echo $v > /proc/sys/kernel/printk_ratelimit) 2>/dev/null && echo SYSCTL-WRITTEN",
+		"wc -c < /proc/keys; ls -A /sys/firmware | wc -l",
 		"id -u",
 	}, "; ")
 	err := Run(context.Background(), Config{Rootfs: root, Args: []string{"/bin/sh", "-c", script}, Env: []string{"PATH=/bin"},
@@ -72,12 +76,12 @@ func TestHarnessIsAnUnprivilegedContainer(t *testing.T) {
 	}
 	got := out.String()
 	for _, want := range []string{"pid=1\n", fmt.Sprintf("CapBnd:\t%016x\n", caps), fmt.Sprintf("CapEff:\t%016x\n", caps),
-		"NoNewPrivs:\t1\n", "Seccomp:\t2\n", "bin dev etc proc sys \n", "made\n", "null-works\n", "\n0\n"} {
+		"NoNewPrivs:\t1\n", "Seccomp:\t2\n", "bin dev etc proc sys \n", "made\n", "null-works\n", "sysctl-readable\n", "\n0\n0\n0\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)
 		}
 	}
-	for _, bad := range []string{"UNSHARED", "MOUNTED", "OPENED"} {
+	for _, bad := range []string{"UNSHARED", "MOUNTED", "OPENED", "SYSCTL-WRITTEN"} {
 		if strings.Contains(got, bad) {
 			t.Errorf("the container allowed %s:\n%s", bad, got)
 		}
