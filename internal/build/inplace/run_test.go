@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -211,35 +213,51 @@ func TestUnescapeMountPath(t *testing.T) {
 // TestRunMountCleanupStaysInside is finding 1 of issue 10 in container
 // mode: the command replaces the directory of a mount target with a
 // symlink to a directory outside; the stand-in's removal must not follow
-// it (the files there stay), and the stand-in is removed where it went.
+// it (the files there stay). A target the image had comes back where the
+// command moved its parent; a mount point skiff created stays there as an
+// empty stub, as in root isolation, and the command's symlink stays.
 func TestRunMountCleanupStaysInside(t *testing.T) {
-	root := busyboxRoot(t)
-	outside := t.TempDir()
-	for _, f := range []string{"victim.sock", "aside"} {
-		if err := os.WriteFile(filepath.Join(outside, f), []byte("keep"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.MkdirAll(filepath.Join(root, "x/victim.sock"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	script := "mv /x /y && ln -s " + outside + " /x"
-	out, err := run(t, Spec{Root: root, Mounts: []sandbox.Mount{{Type: "tmpfs", Target: "/x/victim.sock"}},
-		Args: []string{"sh", "-c", script}})
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	for _, f := range []string{"victim.sock", "aside"} {
-		if b, err := os.ReadFile(filepath.Join(outside, f)); err != nil || string(b) != "keep" {
-			t.Errorf("%s outside the root: %q %v", f, b, err)
-		}
-	}
-	// The image's own victim.sock directory came back where the command
-	// moved its parent.
-	if fi, err := os.Stat(filepath.Join(root, "y/victim.sock")); err != nil || !fi.IsDir() {
-		t.Errorf("y/victim.sock: %v", err)
-	}
-	if ents, _ := os.ReadDir(filepath.Join(root, "y")); len(ents) != 1 {
-		t.Errorf("stand-in left in /y: %v", ents)
+	for _, pre := range []bool{true, false} {
+		t.Run(fmt.Sprintf("target-in-image=%v", pre), func(t *testing.T) {
+			root := busyboxRoot(t)
+			outside := t.TempDir()
+			for _, f := range []string{"victim.sock", "aside"} {
+				if err := os.WriteFile(filepath.Join(outside, f), []byte("keep"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if pre {
+				if err := os.MkdirAll(filepath.Join(root, "x/victim.sock"), 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			script := "echo tmp > /x/victim.sock/f && mv /x /y && ln -s " + outside + " /x"
+			out, err := run(t, Spec{Root: root, Mounts: []sandbox.Mount{{Type: "tmpfs", Target: "/x/victim.sock"}},
+				Args: []string{"sh", "-c", script}})
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			for _, f := range []string{"victim.sock", "aside"} {
+				if b, err := os.ReadFile(filepath.Join(outside, f)); err != nil || string(b) != "keep" {
+					t.Errorf("%s outside the root: %q %v", f, b, err)
+				}
+			}
+			want := fs.FileMode(0o755) // the stub
+			if pre {
+				want = 0o700 // the image's own directory
+			}
+			if fi, err := os.Stat(filepath.Join(root, "y/victim.sock")); err != nil || !fi.IsDir() || fi.Mode().Perm() != want {
+				t.Errorf("y/victim.sock: %v %v, want a directory %v", fi, err, want)
+			}
+			if ents, _ := os.ReadDir(filepath.Join(root, "y")); len(ents) != 1 {
+				t.Errorf("stand-in left in /y: %v", ents)
+			}
+			if ents, _ := os.ReadDir(filepath.Join(root, "y/victim.sock")); len(ents) != 0 {
+				t.Errorf("the tmpfs's files stayed: %v", ents)
+			}
+			if l, err := os.Readlink(filepath.Join(root, "x")); err != nil || l != outside {
+				t.Errorf("the command's symlink /x: %q %v", l, err)
+			}
+		})
 	}
 }

@@ -40,9 +40,17 @@ func (s *standIns) remove() error {
 // file system, which also keeps a cache directory's changes) or copied in
 // (and, for a writable mount, copied back afterwards). The times of the
 // directories touched are put back, so the layer does not record them.
+//
 // Everything is undone through handles of the directories opened before
 // the command ran, so a command that replaces a directory with a symlink
-// cannot send the clean-up elsewhere.
+// cannot send the clean-up elsewhere. What a mount shows goes away
+// wherever the command moved it (a mount moves with its directory), and
+// what was at the target before comes back there; a mount point skiff
+// had to create is removed only while it is still at the target: one the
+// command moved with its parent stays there empty, as a mount point stub
+// does in root isolation and in BuildKit (their clean-up goes by the
+// original path). Whatever the command put in a stand-in's place is its
+// change and stays.
 func (s *standIns) put(root string, m sandbox.Mount) error {
 	target, err := securejoin.SecureJoin(root, m.Target)
 	if err != nil {
@@ -51,19 +59,29 @@ func (s *standIns) put(root string, m sandbox.Mount) error {
 	if target == root {
 		return errors.New("cannot mount over /")
 	}
+	rel, err := filepath.Rel(root, filepath.Dir(target))
+	if err != nil {
+		return err
+	}
 	dir, err := s.parents(root, filepath.Dir(target))
 	if err != nil {
 		return err
 	}
 	base := filepath.Base(target)
 	s.keepTimes(dir)
-	if _, err := dir.Lstat(base); err == nil {
+	_, err = dir.Lstat(base)
+	pre := err == nil
+	if pre {
 		aside := fmt.Sprintf(".skiff-aside-%d-%s", time.Now().UnixNano(), base)
 		if err := dir.Rename(base, aside); err != nil {
 			return fmt.Errorf("moving %s aside: %w", m.Target, err)
 		}
 		s.push(func() error { return dir.Rename(aside, base) })
 	}
+	// here reports whether the stand-in made below is still base in dir,
+	// and dir still at rel under root.
+	var id fileID
+	here := func() bool { return id.valid() && entryAt(root, rel, dir, base) == id }
 	switch m.Type {
 	case "tmpfs":
 		if err := dir.Mkdir(base, 0o777); err != nil {
@@ -72,7 +90,8 @@ func (s *standIns) put(root string, m sandbox.Mount) error {
 		if err := dir.Chmod(base, 0o777|fs.ModeSticky); err != nil {
 			return err
 		}
-		s.push(func() error { return dir.RemoveAll(base) })
+		id = idOf(dir, base)
+		s.push(func() error { return s.undoStandIn(dir, base, id, pre || here()) })
 		return nil
 	case "bind", "":
 	default:
@@ -85,7 +104,15 @@ func (s *standIns) put(root string, m sandbox.Mount) error {
 	s.push(fd.Close)
 	dfd := int(fd.Fd())
 	if err := unix.Renameat(unix.AT_FDCWD, m.Source, dfd, base); err == nil {
-		s.push(func() error { return unix.Renameat(dfd, base, unix.AT_FDCWD, m.Source) })
+		id = idOf(dir, base)
+		s.push(func() error {
+			// Only the source itself goes back; a command that moved it
+			// kept it in the image, and whatever took its name stays.
+			if idOf(dir, base) != id {
+				return nil
+			}
+			return unix.Renameat(dfd, base, unix.AT_FDCWD, m.Source)
+		})
 		return nil
 	} else if !errors.Is(err, unix.EXDEV) {
 		return fmt.Errorf("moving %s in: %w", m.Source, err)
@@ -93,20 +120,96 @@ func (s *standIns) put(root string, m sandbox.Mount) error {
 	if err := copyTree(m.Source, target); err != nil {
 		return err
 	}
+	id = idOf(dir, base)
 	s.push(func() error {
+		if idOf(dir, base) != id {
+			return nil // replaced by the command: its change
+		}
 		var err error
 		if !m.ReadOnly {
 			// Read what the command left through the handle, never
 			// through a path it could have redirected.
 			err = syncBack(fmt.Sprintf("/proc/self/fd/%d/%s", dfd, base), m.Source)
 		}
-		return errors.Join(err, dir.RemoveAll(base))
+		return errors.Join(err, s.undoStandIn(dir, base, id, pre || here()))
 	})
 	return nil
 }
 
+// undoStandIn removes the stand-in base of dir (identified by id): whole
+// when remove is set, else only its contents, leaving an empty mount point
+// stub (a directory 0755 or an empty file) where the command moved it.
+// A stand-in the command replaced is left alone.
+func (s *standIns) undoStandIn(dir *os.Root, base string, id fileID, remove bool) error {
+	if idOf(dir, base) != id {
+		return nil
+	}
+	if remove {
+		return dir.RemoveAll(base)
+	}
+	fi, err := dir.Lstat(base)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		f, err := dir.OpenFile(base, os.O_WRONLY|os.O_TRUNC|unix.O_NOFOLLOW, 0)
+		if err != nil {
+			return err
+		}
+		return f.Close()
+	}
+	sub, err := dir.OpenRoot(base)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	ents, err := fs.ReadDir(sub.FS(), ".")
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if err := sub.RemoveAll(e.Name()); err != nil {
+			return err
+		}
+	}
+	return dir.Chmod(base, 0o755)
+}
+
+// fileID identifies a file: its device and inode.
+type fileID struct{ dev, ino uint64 }
+
+func (f fileID) valid() bool { return f.ino != 0 }
+
+// idOf is the fileID of name in dir, not following a symlink; zero when
+// there is none.
+func idOf(dir *os.Root, name string) fileID {
+	fi, err := dir.Lstat(name)
+	if err != nil {
+		return fileID{}
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	return fileID{uint64(st.Dev), st.Ino}
+}
+
+// entryAt is the fileID of name in dir if dir is still the directory at
+// rel under root, reached without following a symlink (zero otherwise).
+func entryAt(root, rel string, dir *os.Root, name string) fileID {
+	fd, err := unix.Openat2(unix.AT_FDCWD, filepath.Join(root, rel), &unix.OpenHow{
+		Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS})
+	if err != nil {
+		return fileID{}
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || idOf(dir, ".") != (fileID{uint64(st.Dev), st.Ino}) {
+		return fileID{}
+	}
+	return idOf(dir, name)
+}
+
 // parents opens the directory dir inside root, creating what is missing;
-// the created directories are removed again if they are still empty.
+// the created directories are removed again if they are still empty and
+// where they were made.
 func (s *standIns) parents(root, dir string) (*os.Root, error) {
 	var missing []string
 	have := dir
@@ -121,14 +224,22 @@ func (s *standIns) parents(root, dir string) (*os.Root, error) {
 		return nil, err
 	}
 	s.push(r.Close)
+	at := have
 	for i := len(missing) - 1; i >= 0; i-- {
 		name := missing[i]
 		s.keepTimes(r)
 		if err := r.Mkdir(name, 0o755); err != nil {
 			return nil, err
 		}
-		parent := r
+		parent, id := r, idOf(r, name)
+		rel, err := filepath.Rel(root, at)
+		if err != nil {
+			return nil, err
+		}
 		s.push(func() error {
+			if entryAt(root, rel, parent, name) != id {
+				return nil // moved or replaced by the command: its change
+			}
 			if err := parent.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, unix.ENOTEMPTY) && !errors.Is(err, unix.EEXIST) {
 				return err
 			}
@@ -138,6 +249,7 @@ func (s *standIns) parents(root, dir string) (*os.Root, error) {
 			return nil, err
 		}
 		s.push(r.Close)
+		at = filepath.Join(at, name)
 	}
 	return r, nil
 }
