@@ -173,7 +173,7 @@ func (b *builder) copy(ctx context.Context, s *stageState, c instructions.Comman
 			return err
 		}
 		cp := &copier{root: root, chown: chown, resetOwner: from == nil, chmod: chmod, xattrs: from != nil,
-			devices: b.opts.Allow.DeviceNodes, links: map[[2]uint64]string{}}
+			devices: b.opts.Allow.DeviceNodes, links: map[[2]uint64]string{}, protect: b.protection()}
 		if from != nil {
 			return b.copyFromStage(ctx, from, p, exclude, cp, dest, destIsDir)
 		}

@@ -33,6 +33,20 @@ type copier struct {
 	// device).
 	devices bool
 	links   map[[2]uint64]string
+	// protect, when set, is asked about each destination path (container
+	// mode copies into / and leaves the container's own files alone, as
+	// extraction does): nothing is written at or below a Protected path,
+	// and a directory that ContainsProtected paths is merged with, never
+	// replaced by a file.
+	protect func(hostPath string) oci.Protection
+}
+
+// protection is protect's answer for host path p.
+func (c *copier) protection(p string) oci.Protection {
+	if c.protect == nil {
+		return oci.Unprotected
+	}
+	return c.protect(p)
 }
 
 func (c *copier) owner(fi fs.FileInfo) (int, int) {
@@ -126,7 +140,11 @@ func (c *copier) copyTree(entries []entry, dst string) error {
 	// Directory times last: filling them changed them.
 	for i := len(dirs) - 1; i >= 0; i-- {
 		t := dirs[i].fi.ModTime()
-		if err := lutimes(filepath.Join(dst, filepath.FromSlash(dirs[i].rel)), t); err != nil {
+		target := filepath.Join(dst, filepath.FromSlash(dirs[i].rel))
+		if c.protection(target) == oci.Protected {
+			continue
+		}
+		if err := lutimes(target, t); err != nil {
 			return err
 		}
 	}
@@ -137,6 +155,9 @@ func (c *copier) copyTree(entries []entry, dst string) error {
 // checked not to be a symlink (it was created or Lstat-ed by the walk).
 func (c *copier) copyEntry(e entry, target string, inTree bool) error {
 	fi := e.fi
+	if p := c.protection(target); p == oci.Protected || (p == oci.ContainsProtected && !fi.IsDir()) {
+		return nil // the container's own: skipped, as extraction skips it
+	}
 	existing, err := os.Lstat(target)
 	switch {
 	case err == nil && fi.IsDir():

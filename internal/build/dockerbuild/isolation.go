@@ -7,6 +7,7 @@ import (
 
 	"github.com/skiff-dev/skiff/internal/build/sandbox"
 	"github.com/skiff-dev/skiff/internal/build/snapshot"
+	"github.com/skiff-dev/skiff/internal/oci"
 )
 
 // Isolation names how a build confines its RUN steps (--isolation).
@@ -101,6 +102,21 @@ type isolator interface {
 // network); Build reports it as a Warning event.
 type noter interface {
 	note() string
+}
+
+// protector is implemented by a mode whose tree holds files that are not
+// the image's (container mode builds in /): COPY asks it about each
+// destination path.
+type protector interface {
+	protection() func(hostPath string) oci.Protection
+}
+
+// protection is the build's protector's answer, nil for a mode without one.
+func (b *builder) protection() func(string) oci.Protection {
+	if p, ok := b.iso.(protector); ok {
+		return p.protection()
+	}
+	return nil
 }
 
 // relocator is implemented by a mode whose builds run in another process

@@ -8,6 +8,7 @@ import (
 	"github.com/skiff-dev/skiff/internal/build/inplace"
 	"github.com/skiff-dev/skiff/internal/build/sandbox"
 	"github.com/skiff-dev/skiff/internal/build/snapshot"
+	"github.com/skiff-dev/skiff/internal/oci"
 )
 
 // containerIsolation is container mode, Kaniko's model: RUN executes in
@@ -69,6 +70,15 @@ func (c *containerIsolation) inputs(store *snapshot.Store) []string {
 		out = append(out, o.Secrets[id])
 	}
 	return out
+}
+
+// protection is how COPY treats paths of the build's tree: the
+// container's own files are left alone (see copier.protect).
+func (c *containerIsolation) protection() func(string) oci.Protection {
+	if c.tree == nil {
+		return nil
+	}
+	return c.tree.Protection()
 }
 
 func (*containerIsolation) run(ctx context.Context, spec sandbox.Spec) error {

@@ -43,6 +43,10 @@ func (s *Store) NewTree(dir string, protect *Protected) *Tree {
 	return &Tree{dir: filepath.Clean(dir), protect: protect, store: s}
 }
 
+// Protection answers oci.ExtractOptions.Protect for the tree's paths: the
+// protected paths it was made with.
+func (t *Tree) Protection() func(hostPath string) oci.Protection { return t.protect.Check }
+
 // Dir is the tree's directory.
 func (t *Tree) Dir() string { return t.dir }
 
