@@ -6,10 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skiff-dev/skiff/internal/build/inplace/ctrtest"
 	"github.com/skiff-dev/skiff/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
+	ctrtest.Init() // the container of TestCorpusContainer
 	code := m.Run()
 	Cleanup()
 	os.Exit(code)
@@ -74,4 +76,14 @@ func TestCorpusRootless(t *testing.T) {
 	u := testenv.NewUser(t, true)
 	Run(t, Mode{Name: "rootless", UID: u.UID, GID: u.GID,
 		Build: SkiffBuild(Invocation{User: u, CacheDir: u.Dir(t, "cache")})})
+}
+
+// TestCorpusContainer builds the whole corpus with skiff inside a fresh
+// unprivileged container of the ctrtest harness per case (containerd's
+// default capabilities and seccomp profile): skiff detects container
+// isolation itself. Besides the host's sentinel tree, each build must
+// leave skiff's binary, the workspace and the runtime's mounts alone.
+func TestCorpusContainer(t *testing.T) {
+	testenv.RequireRoot(t, "the harness creates namespaces and mounts")
+	Run(t, Mode{Name: "container", Build: ContainerBuild()})
 }

@@ -38,6 +38,27 @@ func layerCases() []Case {
 			},
 			Dockerfile: header + "USER nobody\nRUN true\n",
 			WantErr:    "/etc/passwd is not a regular file", WantLine: 6},
+		{Name: "layer-aims-at-the-container", Finding: "escape",
+			// What belongs to the container in container mode, written by
+			// a layer directly, through a symlink and through a hardlink:
+			// skiff's binary, the workspace and the runtime's /etc/hosts.
+			Layer: func(Env) []Entry {
+				return []Entry{
+					{Header: tar.Header{Name: "skiff/skiff"}, Body: "#!/bin/sh\necho replaced\n"},
+					{Header: tar.Header{Name: "workspace/hostile/Dockerfile", Mode: 0o644}, Body: "FROM scratch\n"},
+					{Header: tar.Header{Name: "etc/hosts", Mode: 0o644}, Body: "198.18.6.6 registry\n"},
+					{Header: tar.Header{Name: "w", Typeflag: tar.TypeSymlink, Linkname: "/workspace"}},
+					{Header: tar.Header{Name: "w/planted", Mode: 0o644}, Body: "through a symlink\n"},
+					{Header: tar.Header{Name: "skiffbin", Typeflag: tar.TypeLink, Linkname: "skiff/skiff"}},
+				}
+			},
+			Dockerfile: header + "RUN echo replaced > /skiffbin 2>/dev/null; true\n",
+			Check: func(t *testing.T, img FS, o Outcome, e Env) {
+				noEscape(t, img, o, e)
+				if got := img["/etc/hosts"].Content; got != "198.18.6.6 registry\n" {
+					t.Errorf("/etc/hosts of the image = %q, want the layer's", got)
+				}
+			}},
 		{Name: "base-layer-dot-dot", Finding: "escape",
 			Layer: func(Env) []Entry {
 				return []Entry{{Header: tar.Header{Name: "../../../../escape", Typeflag: tar.TypeReg, Mode: 0o644}, Body: "x"}}
