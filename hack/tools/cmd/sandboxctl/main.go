@@ -33,7 +33,9 @@ type command struct {
 
 var commands = map[string]command{
 	"freeport":            {"freeport [-n N] [-prefer PORT]", runFreePort},
-	"wait-http":           {"wait-http -timeout D URL", runWaitHTTP},
+	"wait-http":           {"wait-http -timeout D [-ca F [-cert F -key F]] URL", runWaitHTTP},
+	"registry-pki":        {"registry-pki -dir DIR", runRegistryPKI},
+	"token-server":        {"token-server -listen ADDR -tls-cert F -tls-key F -cert F -key F -htpasswd F -issuer I -service S", runTokenServer},
 	"push-base":           {"push-base -busybox PATH REF", runPushBase},
 	"stages":              {"stages -kubeconfig K -timeout D FILE...", runStages},
 	"wait-nodes":          {"wait-nodes -kubeconfig K -count N -timeout D", runWaitNodes},
@@ -134,6 +136,9 @@ func runFreePort(_ context.Context, args []string) error {
 func runWaitHTTP(ctx context.Context, args []string) error {
 	fs := newFlags("wait-http")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait")
+	ca := fs.String("ca", "", "CA certificate to trust for an https URL")
+	cert := fs.String("cert", "", "client certificate to present")
+	key := fs.String("key", "", "client certificate's key")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -144,6 +149,12 @@ func runWaitHTTP(ctx context.Context, args []string) error {
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	client := &http.Client{Timeout: 2 * time.Second}
+	if *ca != "" {
+		var err error
+		if client, err = caClient(*ca, *cert, *key); err != nil {
+			return err
+		}
+	}
 	var last error
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
