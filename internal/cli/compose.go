@@ -112,14 +112,25 @@ func appName(p *config.Project, flag string) (string, error) {
 	return (&config.Project{WorkDir: wd}).Name(), nil
 }
 
+// CertsDirEnv overrides oci.DefaultCertsDir (/etc/docker/certs.d), so that
+// tests and unprivileged users can give per-registry certificates without
+// writing /etc.
+const CertsDirEnv = "SKIFF_REGISTRY_CERTS_DIR"
+
 // registry is the invocation's registry client: the registries the flags
-// and, when there is one, the configuration list as insecure.
+// and, when there is one, the configuration list as insecure; the CAs of
+// --registry-ca and the certs directory; credentials from the Docker
+// configuration, else the CI job's.
 func (s *session) registry(p *config.Project) *oci.Client {
 	insecure := slices.Clone(s.flags.InsecureRegistries)
 	if p != nil {
 		insecure = append(insecure, p.InsecureRegistries()...)
 	}
-	return oci.New(oci.Options{Insecure: insecure, UserAgent: "skiff/" + version})
+	return oci.New(oci.Options{
+		Insecure: insecure, UserAgent: "skiff/" + version,
+		RegistryCAs: s.flags.registryCAs, CertsDir: os.Getenv(CertsDirEnv),
+		Keychain: oci.Keychain(os.Getenv),
+	})
 }
 
 // facts are the git and CI facts of the project: from the directory of the

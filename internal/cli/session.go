@@ -10,6 +10,8 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
+
+	"github.com/skiff-dev/skiff/internal/oci"
 )
 
 // globalFlags are the flags every command shares, with Skaffold's names and
@@ -25,7 +27,10 @@ type globalFlags struct {
 	Namespace          string
 	DefaultRepo        string
 	InsecureRegistries []string
+	RegistryCAs        []string
 	Verbosity          string
+	// registryCAs is RegistryCAs parsed: registry → CA files.
+	registryCAs map[string][]string
 }
 
 // session is one invocation of skiff: its streams, the global flags, the
@@ -52,6 +57,7 @@ func (s *session) addFlags(cmd *cobra.Command) {
 	f.StringVarP(&g.Namespace, "namespace", "n", "", "namespace for the objects that do not set one")
 	f.StringVarP(&g.DefaultRepo, "default-repo", "d", "", "rewrite image names into this registry/repository")
 	f.StringSliceVar(&g.InsecureRegistries, "insecure-registry", nil, "registries to reach over plain HTTP (repeatable; added to build.insecureRegistries); loopback registries always are")
+	f.StringArrayVar(&g.RegistryCAs, "registry-ca", nil, "HOST=FILE: trust the PEM CA certificates in FILE for registry HOST (host[:port]; repeatable), besides the system roots (SSL_CERT_FILE) and /etc/docker/certs.d/HOST/")
 	f.StringVarP(&g.Verbosity, "verbosity", "v", "warning", "log level on stderr: panic, fatal, error, warning, info, debug, trace")
 }
 
@@ -63,6 +69,9 @@ func (s *session) complete(cmd *cobra.Command) error {
 		return usageError("--verbosity: %v", err)
 	}
 	s.level = level
+	if s.flags.registryCAs, err = parseRegistryCAs(s.flags.RegistryCAs); err != nil {
+		return err
+	}
 	s.logger = slog.New(slog.NewTextHandler(s.streams.Err, &slog.HandlerOptions{Level: level}))
 	if s.flags.DefaultRepo == "" {
 		s.flags.DefaultRepo = os.Getenv("SKAFFOLD_DEFAULT_REPO")
@@ -91,6 +100,24 @@ func (s *session) warn(format string, args ...any) {
 		return
 	}
 	fmt.Fprintf(s.streams.Err, "warning: "+format+"\n", args...)
+}
+
+// parseRegistryCAs parses --registry-ca HOST=FILE values and checks that
+// each FILE holds a PEM certificate.
+func parseRegistryCAs(values []string) (map[string][]string, error) {
+	cas := map[string][]string{}
+	for _, v := range values {
+		host, file, ok := strings.Cut(v, "=")
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "https://"), "/")
+		if !ok || host == "" || file == "" || strings.Contains(host, "/") {
+			return nil, usageError("--registry-ca %q: want HOST=FILE, such as registry.example.com:5000=ca.pem", v)
+		}
+		if err := oci.CheckCAFile(file); err != nil {
+			return nil, usageError("--registry-ca %s: %v", v, err)
+		}
+		cas[host] = append(cas[host], file)
+	}
+	return cas, nil
 }
 
 func parseVerbosity(v string) (slog.Level, error) {

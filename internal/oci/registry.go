@@ -41,6 +41,13 @@ type Options struct {
 	Transport http.RoundTripper
 	// UserAgent is sent with every request.
 	UserAgent string
+	// RegistryCAs maps a registry (host[:port]) to CA certificate files
+	// trusted for it besides the system roots (--registry-ca HOST=FILE).
+	// The system roots are Go's: SSL_CERT_FILE and SSL_CERT_DIR replace them.
+	RegistryCAs map[string][]string
+	// CertsDir is the directory of per-registry certificates in Docker's
+	// layout; "" means DefaultCertsDir.
+	CertsDir string
 }
 
 // Client reaches registries with one set of Options. It is the one place
@@ -56,6 +63,8 @@ type Client struct {
 	// unverified is base without TLS verification, for the registries
 	// listed as insecure; nil when base is not an *http.Transport.
 	unverified http.RoundTripper
+	// hosts are the transports of hosts with certificates of their own.
+	hosts *hostTransports
 }
 
 // New returns a Client for opts.
@@ -69,7 +78,7 @@ func New(opts Options) *Client {
 	if opts.Backoff <= 0 {
 		opts.Backoff = 500 * time.Millisecond
 	}
-	c := &Client{opts: opts, insecure: map[string]bool{}}
+	c := &Client{opts: opts, insecure: map[string]bool{}, hosts: &hostTransports{}}
 	for _, r := range opts.Insecure {
 		c.insecure[normalizeRegistry(r)] = true
 	}
@@ -180,7 +189,11 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme == "https" && g.c.insecure[host] && g.c.unverified != nil {
 		return g.c.unverified.RoundTrip(req)
 	}
-	return g.c.base.RoundTrip(req)
+	rt, err := g.c.transportFor(host, g.registry)
+	if err != nil {
+		return nil, err
+	}
+	return rt.RoundTrip(req)
 }
 
 // isTransient reports whether err is worth another attempt: network
@@ -242,6 +255,11 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 func (c *Client) classify(err error, registry string) error {
 	if err == nil {
 		return nil
+	}
+	// First: for a loopback registry, HTTPS failing verification comes
+	// with plain HTTP's 400 from the same TLS server.
+	if terr := tlsError(err, registry); terr != nil {
+		return terr
 	}
 	var te *transport.Error
 	if errors.As(err, &te) {

@@ -32,7 +32,9 @@ func (f *flaky) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func testClient(opts Options) *Client {
-	opts.Keychain = authn.NewMultiKeychain() // anonymous: no host credentials
+	if opts.Keychain == nil {
+		opts.Keychain = authn.NewMultiKeychain() // anonymous: no host credentials
+	}
 	opts.Backoff = time.Millisecond
 	return New(opts)
 }
