@@ -229,6 +229,11 @@ write_node_config() {
 	local d=$NODE_DIR reg
 	reg=$(registry_addr)
 	mkdir -p "$d/containerd" "$d/cni/net.d" "$d/certs.d/$reg" "$d/certs.d/_default" "$d/kubelet" "$d/pod-logs"
+	# Pods cannot reach the host's loopback: node-init serves the same
+	# registry storage on the bridge's address and the same port, for pods
+	# that push or pull (cluster builds, CI jobs). Its process lives in the
+	# node's cgroup and goes with it.
+	sed "s|^  addr: 127\.0\.0\.1:|  addr: $NODE_SUBNET.1:|" "$REG_CONFIG" >"$d/registry.yml"
 	# Version 3 config; everything that defaults to a machine-wide path is
 	# set to one of the node's (the rest is under node-init's overlays).
 	cat >"$d/containerd.toml" <<EOF
@@ -420,5 +425,6 @@ node_env() {
 		SKIFF_TEST_REAL_NODE_TAINT "$NODE_TAINT" \
 		SKIFF_TEST_REAL_NODE_SUBNET "$subnet" \
 		SKIFF_TEST_REAL_NODE_LOGS "$NODE_LOGS" \
-		SKIFF_TEST_PAUSE_IMAGE "$(registry_addr)/$PAUSE_IMAGE_PATH"
+		SKIFF_TEST_PAUSE_IMAGE "$(registry_addr)/$PAUSE_IMAGE_PATH" \
+		SKIFF_TEST_REGISTRY_FOR_PODS "${subnet:+${subnet%.0/24}.1:$(cat "$REG_PORT")}"
 }

@@ -24,6 +24,9 @@ const (
 	KeyRealNodeLogs = "SKIFF_TEST_REAL_NODE_LOGS"
 	// KeyRealNodeSubnet is the pods' address range on the node's bridge.
 	KeyRealNodeSubnet = "SKIFF_TEST_REAL_NODE_SUBNET"
+	// KeyRegistryForPods is the sandbox registry as pods on the real node
+	// reach it: the same storage served on the bridge's address.
+	KeyRegistryForPods = "SKIFF_TEST_REGISTRY_FOR_PODS"
 )
 
 // RealNodeNamespaceLabel on a namespace sends its pods to the real node:
@@ -43,6 +46,11 @@ type RealNode struct {
 	NodeSelector map[string]string
 	// Tolerations tolerate the real node's taint.
 	Tolerations []corev1.Toleration
+	// Registry is the sandbox registry's host:port as the node's pods dial
+	// it (they cannot reach the host's loopback): the same repositories as
+	// Env.Registry, under another address. Image references keep naming
+	// Env.Registry, which the node's containerd pulls from.
+	Registry string
 }
 
 // RealNode returns the real node for a test that needs processes to run:
@@ -64,6 +72,9 @@ func (e *Env) RealNode(t testing.TB) *RealNode {
 	}
 	if !nodeReady(node) {
 		t.Fatalf("the sandbox's real node %s is not Ready; run hack/testenv status, logs in %s", n.Name, e.Var(KeyRealNodeLogs))
+	}
+	if n.Registry == "" {
+		t.Fatalf("%s has no %s (the registry for the node's pods): it was written by an older hack/testenv; run hack/testenv up", EnvFile, KeyRegistryForPods)
 	}
 	return n
 }
@@ -95,6 +106,7 @@ func (e *Env) realNode() (*RealNode, error) {
 		Tolerations: []corev1.Toleration{{
 			Key: taint.Key, Operator: corev1.TolerationOpEqual, Value: taint.Value, Effect: taint.Effect,
 		}},
+		Registry: e.Var(KeyRegistryForPods),
 	}, nil
 }
 
