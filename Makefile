@@ -9,13 +9,18 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -X github.com/skiff-dev/skiff/internal/cli.version=$(VERSION) -X github.com/skiff-dev/skiff/internal/cli.commit=$(COMMIT)
 TEST_TIMEOUT ?= 45m
 
-.PHONY: all build test test-short testenv testenv-down demo bench lint fuzz clean
+.PHONY: all build image test test-short testenv testenv-down demo bench lint fuzz clean
 
 all: build
 
 ## build: compile the skiff binary into bin/skiff
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/skiff .
+
+## image: build skiff's own container image with skiff (FROM scratch: static skiff, busybox, CA
+## certificates) and push it as $(REPO):$(VERSION); REPO defaults to skiff/skiff in the sandbox registry
+image:
+	VERSION='$(VERSION)' COMMIT='$(COMMIT)' hack/image/build $(REPO)
 
 ## test: start the sandbox (registry + Kubernetes + real node), run every test, stop the sandbox;
 ## fails when down finds something of the sandbox left on the host
