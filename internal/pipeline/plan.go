@@ -53,6 +53,11 @@ type roles struct {
 	review, staging, production *config.Environment
 }
 
+// DefaultImage is the image CI jobs run in when pipeline.image does not
+// name one: skiff's own (make image builds it; the release workflow
+// publishes it on every tag).
+const DefaultImage = "ghcr.io/skiff-dev/skiff:latest"
+
 // FromProject builds the job graph of p's pipelines from its environments
 // and pipeline section.
 func FromProject(p *config.Project) (*Graph, error) {
@@ -66,6 +71,9 @@ func FromProject(p *config.Project) (*Graph, error) {
 	}
 	if err := checkTestNames(p, cfg, r); err != nil {
 		return nil, err
+	}
+	if cfg.Image == "" {
+		cfg.Image = DefaultImage
 	}
 	b := &planner{p: p, cfg: cfg, roles: r, app: p.Name(), build: len(p.Artifacts()) > 0}
 	g := &Graph{
