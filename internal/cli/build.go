@@ -38,8 +38,7 @@ type buildFlags struct {
 	outputDir      string
 	secrets        []string
 	snapshotter    string
-	isolation      string
-	allow          []string
+	iso            isolationFlags
 }
 
 func (f *buildFlags) add(fl *pflag.FlagSet) {
@@ -57,8 +56,7 @@ func (f *buildFlags) add(fl *pflag.FlagSet) {
 	fl.StringArrayVar(&f.secrets, "secret", nil, "build secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
 	fl.StringVar(&f.snapshotter, "snapshotter", "", "overlay or walk (default: overlay when the kernel allows it)")
 	_ = fl.MarkHidden("snapshotter")
-	fl.StringVar(&f.isolation, "isolation", "auto", "how RUN steps are confined: auto, rootless, root or container (auto: root for root on a host, else rootless, else container inside a container)")
-	fl.StringSliceVar(&f.allow, "allow", nil, "entitlements beyond the default confinement: network.host (RUN --network=host), device (device nodes from layers; root isolation)")
+	f.iso.add(fl)
 }
 
 func (f *buildFlags) validate() error {
@@ -68,19 +66,7 @@ func (f *buildFlags) validate() error {
 	if f.snapshotter != "" && f.snapshotter != "overlay" && f.snapshotter != "walk" {
 		return usageError("--snapshotter %q: use overlay or walk", f.snapshotter)
 	}
-	if _, err := dockerbuild.ParseIsolation(f.isolation); err != nil {
-		return usageError("--isolation: %v", err)
-	}
-	if _, err := dockerbuild.ParseEntitlements(f.allow); err != nil {
-		return usageError("--allow: %v", err)
-	}
-	return nil
-}
-
-// mode is --isolation, validated.
-func (f *buildFlags) mode() dockerbuild.Isolation {
-	iso, _ := dockerbuild.ParseIsolation(f.isolation) // checked by validate
-	return iso
+	return f.iso.validate()
 }
 
 // buildOptions are skiff build's.
@@ -112,8 +98,8 @@ func newBuildCmd(s *session) *cobra.Command {
 
 func (o *buildOptions) Validate() error { return o.flags.validate() }
 
-func (o *buildOptions) isolation() (*session, *buildFlags, bool) {
-	return o.s, &o.flags, !o.flags.dryRun
+func (o *buildOptions) isolation() (*session, *isolationFlags, string, bool) {
+	return o.s, &o.flags.iso, o.flags.cacheDir, !o.flags.dryRun
 }
 
 func (o *buildOptions) Run(ctx context.Context) error {
@@ -161,9 +147,9 @@ func (s *session) build(ctx context.Context, p *config.Project, f *buildFlags) (
 		Tag: f.tag, DefaultRepo: s.flags.DefaultRepo, Push: f.push.or(settings.Push), OutputDir: f.outputDir, DryRun: f.dryRun,
 		Concurrency: f.concurrency, CacheArtifacts: f.cacheArtifacts, CacheRepo: f.cacheRepo, CacheDir: f.cacheDir,
 		Reproducible: f.reproducible, Compression: compression, Secrets: secrets, Snapshotter: snapshot.Kind(f.snapshotter),
-		Registry: s.registry(p), Isolation: f.mode(),
+		Registry: s.registry(p), Isolation: f.iso.mode(),
 	}
-	opts.Allow, _ = dockerbuild.ParseEntitlements(f.allow) // checked by validate
+	opts.Allow = f.iso.entitlements()
 	if opts.Concurrency < 0 {
 		opts.Concurrency = 1
 		if settings.Concurrency != nil {

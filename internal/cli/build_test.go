@@ -110,6 +110,11 @@ func TestBuildCommandErrors(t *testing.T) {
 		{[]string{"build", "--snapshotter", "btrfs"}, ExitUsage, "--snapshotter"},
 		{[]string{"build", "--isolation", "chroot"}, ExitUsage, "--isolation: unknown isolation \"chroot\" (want auto, rootless, root or container)"},
 		{[]string{"build", "--allow", "security.insecure"}, ExitUsage, "--allow: unknown entitlement \"security.insecure\" (want network.host or device)"},
+		// run, dev and test confine RUN and command tests the same way.
+		{[]string{"run", "--isolation", "chroot"}, ExitUsage, "--isolation: unknown isolation \"chroot\""},
+		{[]string{"dev", "--isolation", "chroot"}, ExitUsage, "--isolation: unknown isolation \"chroot\""},
+		{[]string{"test", "--isolation", "chroot", "-a", "none.json"}, ExitUsage, "--isolation: unknown isolation \"chroot\""},
+		{[]string{"dev", "--allow", "security.insecure"}, ExitUsage, "--allow: unknown entitlement"},
 	}
 	for _, tt := range tests {
 		_, stderr, code := run(t, dir, tt.args...)

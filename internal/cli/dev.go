@@ -36,6 +36,7 @@ type devOptions struct {
 	app                             string
 	statusCheck                     optBool
 	deadline                        optDuration
+	iso                             isolationFlags
 }
 
 func newDevCmd(s *session) *cobra.Command {
@@ -70,10 +71,14 @@ func newDevCmd(s *session) *cobra.Command {
 	fl.StringVar(&o.app, "app", "", "application name for the inventory (default: metadata.name of the configuration, else the directory name)")
 	boolFlag(fl, &o.statusCheck, "status-check", true, "wait until the deployed objects are ready after each deploy (default: deploy.statusCheck, else true)")
 	durationFlag(fl, &o.deadline, "status-check-deadline", 10*time.Minute, "deadline of each status check (default: deploy.statusCheckDeadlineSeconds, else 10m)")
+	o.iso.add(fl)
 	return cmd
 }
 
 func (o *devOptions) Validate() error {
+	if err := o.iso.validate(); err != nil {
+		return err
+	}
 	if _, err := o.loopOptions(); err != nil {
 		return err
 	}
@@ -111,6 +116,10 @@ func (o *devOptions) loopOptions() (dev.Options, error) {
 		}
 	}
 	return opts, nil
+}
+
+func (o *devOptions) isolation() (*session, *isolationFlags, string, bool) {
+	return o.s, &o.iso, "", true // dev builds from its first iteration on
 }
 
 func (o *devOptions) Run(ctx context.Context) error {
@@ -161,7 +170,7 @@ func (o *devOptions) Run(ctx context.Context) error {
 		Options:  opts,
 		Project:  p,
 		Load:     s.project,
-		Builder:  &devBuilder{s: s, cacheArtifacts: o.cacheArtifacts, events: pr.event},
+		Builder:  &devBuilder{s: s, cacheArtifacts: o.cacheArtifacts, iso: &o.iso, events: pr.event},
 		Renderer: &devRenderer{s: s, namespace: ns, scoper: scoper},
 		Deployer: &dev.ClusterDeployer{Clients: c, Options: aopts},
 		Cluster:  &dev.Cluster{Config: c.Target.Config, Client: c.Core},
@@ -204,6 +213,7 @@ func (s *session) interruptibleContext(timeout time.Duration) (context.Context, 
 type devBuilder struct {
 	s              *session
 	cacheArtifacts bool
+	iso            *isolationFlags
 	events         func(build.Event)
 }
 
@@ -211,7 +221,7 @@ func (b *devBuilder) Build(ctx context.Context, p *config.Project, arts []*confi
 	settings := p.BuildSettings()
 	opts := build.Options{
 		DefaultRepo: b.s.flags.DefaultRepo, Push: true, Concurrency: 1, CacheArtifacts: b.cacheArtifacts, Events: b.events,
-		Registry: b.s.registry(p),
+		Registry: b.s.registry(p), Isolation: b.iso.mode(), Allow: b.iso.entitlements(),
 	}
 	if settings.Push != nil {
 		opts.Push = *settings.Push

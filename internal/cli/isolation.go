@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"github.com/spf13/pflag"
+
 	"github.com/skiff-dev/skiff/internal/build"
 	"github.com/skiff-dev/skiff/internal/build/dockerbuild"
 	"github.com/skiff-dev/skiff/internal/build/sandbox"
@@ -20,9 +22,10 @@ func (e *relayedExit) Error() string { return "rootless build exited" }
 // its build wants, and enters skiff's user namespace first when that is
 // rootless.
 type builder interface {
-	// isolation returns the session and the build flags; ok is false
-	// when this run builds nothing (skiff run -a).
-	isolation() (s *session, f *buildFlags, ok bool)
+	// isolation returns the session, the isolation flags and the
+	// --cache-dir ("" for the default); ok is false when this run builds
+	// and runs nothing (skiff run -a).
+	isolation() (s *session, f *isolationFlags, cacheDir string, ok bool)
 }
 
 // enterIsolation re-executes skiff in a user namespace of its own when the
@@ -33,7 +36,7 @@ func enterIsolation(ctx context.Context, o verb) (entered bool, err error) {
 	if !ok {
 		return false, nil
 	}
-	s, f, ok := b.isolation()
+	s, f, cacheDir, ok := b.isolation()
 	if !ok {
 		return false, nil
 	}
@@ -47,7 +50,7 @@ func enterIsolation(ctx context.Context, o verb) (entered bool, err error) {
 	}
 	// Inside the namespace other users' directories cannot be told from
 	// root's, so the cache directory is checked here.
-	dir, err := build.CacheDir(f.cacheDir)
+	dir, err := build.CacheDir(cacheDir)
 	if err != nil {
 		return false, err
 	}
@@ -66,4 +69,39 @@ func enterIsolation(ctx context.Context, o verb) (entered bool, err error) {
 		return true, &relayedExit{code: code}
 	}
 	return true, nil
+}
+
+// isolationFlags are --isolation and --allow: how RUN steps (and, for
+// skiff test, command tests) are confined. build, run, dev and test have
+// them.
+type isolationFlags struct {
+	isolation string
+	allow     []string
+}
+
+func (f *isolationFlags) add(fl *pflag.FlagSet) {
+	fl.StringVar(&f.isolation, "isolation", "auto", "how RUN steps are confined: auto, rootless, root or container (auto: root for root on a host, else rootless, else container inside a container)")
+	fl.StringSliceVar(&f.allow, "allow", nil, "entitlements beyond the default confinement: network.host (RUN --network=host), device (device nodes from layers; root isolation)")
+}
+
+func (f *isolationFlags) validate() error {
+	if _, err := dockerbuild.ParseIsolation(f.isolation); err != nil {
+		return usageError("--isolation: %v", err)
+	}
+	if _, err := dockerbuild.ParseEntitlements(f.allow); err != nil {
+		return usageError("--allow: %v", err)
+	}
+	return nil
+}
+
+// mode is --isolation, validated.
+func (f *isolationFlags) mode() dockerbuild.Isolation {
+	iso, _ := dockerbuild.ParseIsolation(f.isolation) // checked by validate
+	return iso
+}
+
+// entitlements is --allow, validated.
+func (f *isolationFlags) entitlements() dockerbuild.Entitlements {
+	e, _ := dockerbuild.ParseEntitlements(f.allow) // checked by validate
+	return e
 }

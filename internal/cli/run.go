@@ -53,8 +53,10 @@ func (o *runOptions) Validate() error {
 	return nil
 }
 
-func (o *runOptions) isolation() (*session, *buildFlags, bool) {
-	return o.s, &o.build, !o.builds.given() && !o.build.dryRun
+func (o *runOptions) isolation() (*session, *isolationFlags, string, bool) {
+	// It builds unless -a/-i give the images, and runs command tests
+	// unless --skip-tests.
+	return o.s, &o.build.iso, o.build.cacheDir, !o.build.dryRun && (!o.builds.given() || !o.skipTests)
 }
 
 func (o *runOptions) Run(ctx context.Context) error {
@@ -74,7 +76,7 @@ func (o *runOptions) Run(ctx context.Context) error {
 		}
 	}
 	if !o.skipTests {
-		if err := o.s.runTests(ctx, p, reg, &artifact.File{Builds: builds}); err != nil {
+		if err := o.s.runTests(ctx, p, reg, &artifact.File{Builds: builds}, o.build.iso.mode()); err != nil {
 			return err
 		}
 	}

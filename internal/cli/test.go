@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-dev/skiff/internal/artifact"
+	"github.com/skiff-dev/skiff/internal/build/dockerbuild"
+	"github.com/skiff-dev/skiff/internal/build/sandbox"
 	"github.com/skiff-dev/skiff/internal/config"
 	"github.com/skiff-dev/skiff/internal/imagetest"
 	"github.com/skiff-dev/skiff/internal/oci"
@@ -20,6 +23,7 @@ import (
 type testOptions struct {
 	s      *session
 	builds buildsFlags
+	iso    isolationFlags
 }
 
 func newTestCmd(s *session) *cobra.Command {
@@ -30,17 +34,28 @@ func newTestCmd(s *session) *cobra.Command {
 		Long: "Run the test section of the configuration against the built images: test[].custom\n" +
 			"commands on this machine with IMAGE set to the image (Skaffold's contract), and\n" +
 			"test[].structureTests (container-structure-test files: fileExistenceTests,\n" +
-			"fileContentTests, metadataTest, and commandTests run inside the image's filesystem\n" +
-			"with the builder's sandbox). The images come from -a or -i.",
+			"fileContentTests, metadataTest, and commandTests run inside the image's filesystem,\n" +
+			"confined as the builder confines RUN: --isolation as for skiff build; container\n" +
+			"isolation cannot run them). The images come from -a or -i.",
 		Example: "  skiff test -a build.json",
 		Args:    args(cobra.NoArgs),
 		RunE:    func(cmd *cobra.Command, _ []string) error { return runVerb(cmd.Context(), o) },
 	}
 	o.builds.add(cmd.Flags())
+	o.iso.add(cmd.Flags())
 	return cmd
 }
 
-func (o *testOptions) Validate() error { return o.builds.validate() }
+func (o *testOptions) Validate() error {
+	if err := o.iso.validate(); err != nil {
+		return err
+	}
+	return o.builds.validate()
+}
+
+func (o *testOptions) isolation() (*session, *isolationFlags, string, bool) {
+	return o.s, &o.iso, "", true
+}
 
 func (o *testOptions) Run(ctx context.Context) error {
 	p, err := o.s.project()
@@ -51,13 +66,26 @@ func (o *testOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return o.s.runTests(ctx, p, o.s.registry(p), &artifact.File{Builds: builds})
+	return o.s.runTests(ctx, p, o.s.registry(p), &artifact.File{Builds: builds}, o.iso.mode())
 }
 
 // runTests runs every test case of p against its built image, printing one
 // line per test; it fails when any test fails.
-func (s *session) runTests(ctx context.Context, p *config.Project, reg *oci.Client, builds *artifact.File) error {
+func (s *session) runTests(ctx context.Context, p *config.Project, reg *oci.Client, builds *artifact.File, mode dockerbuild.Isolation) error {
 	var results []imagetest.Result
+	var run imagetest.Runner
+	runner := func() (imagetest.Runner, error) {
+		if run != nil {
+			return run, nil
+		}
+		r, picked, err := commandRunner(mode)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(s.streams.Err, "test: isolation: %s\n", picked)
+		run = r
+		return run, nil
+	}
 	for _, c := range p.Configs {
 		for _, tc := range c.Test {
 			b, ok := builds.Lookup(tc.ImageName)
@@ -73,7 +101,7 @@ func (s *session) runTests(ctx context.Context, p *config.Project, reg *oci.Clie
 			if len(tc.StructureTests) == 0 {
 				continue
 			}
-			rs, err := structureTests(ctx, reg, c, tc, b)
+			rs, err := structureTests(ctx, reg, c, tc, b, runner)
 			if err != nil {
 				return err
 			}
@@ -101,7 +129,7 @@ func (s *session) runTests(ctx context.Context, p *config.Project, reg *oci.Clie
 
 // structureTests runs a test case's container-structure-test files against
 // its image.
-func structureTests(ctx context.Context, reg *oci.Client, c *config.Config, tc *config.TestCase, b artifact.Build) ([]imagetest.Result, error) {
+func structureTests(ctx context.Context, reg *oci.Client, c *config.Config, tc *config.TestCase, b artifact.Build, runner func() (imagetest.Runner, error)) ([]imagetest.Result, error) {
 	suites := map[string]*imagetest.Suite{}
 	for _, pattern := range tc.StructureTests {
 		files, err := filepath.Glob(pattern)
@@ -129,7 +157,34 @@ func structureTests(ctx context.Context, reg *oci.Client, c *config.Config, tc *
 		return nil, err
 	}
 	defer os.RemoveAll(scratch)
-	return imagetest.Structure(ctx, b.Tag, img, suites, scratch)
+	var run imagetest.Runner
+	for _, st := range suites {
+		if len(st.CommandTests) > 0 {
+			if run, err = runner(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return imagetest.Structure(ctx, b.Tag, img, suites, scratch, run)
+}
+
+// errCommandTestsInContainer refuses commandTests under container
+// isolation: they need namespaces of their own, which a container cannot
+// make, and running them in the container's own root would replace it.
+var errCommandTestsInContainer = errors.New("commandTests cannot run in container isolation (they need a sandbox of their own); run skiff test where root or rootless isolation works, or leave commandTests to the cluster (skiff verify)")
+
+// commandRunner is how command tests run under isolation mode: what the
+// builder's RUN uses, or a refusal for container isolation. It names the
+// mode it picked.
+func commandRunner(mode dockerbuild.Isolation) (imagetest.Runner, dockerbuild.Isolation, error) {
+	picked, err := dockerbuild.SelectIsolation(dockerbuild.Options{Isolation: mode})
+	if err != nil {
+		return nil, "", err
+	}
+	if picked == dockerbuild.IsolationContainer {
+		return func(context.Context, sandbox.Spec) error { return errCommandTestsInContainer }, picked, nil
+	}
+	return sandbox.Run, picked, nil
 }
 
 func printTestResult(w io.Writer, r imagetest.Result) {

@@ -109,7 +109,7 @@ func TestStructureAgainstARealImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	results, err := Structure(ctx, "test-image", img, map[string]*Suite{"structure.yaml": suite}, t.TempDir())
+	results, err := Structure(ctx, "test-image", img, map[string]*Suite{"structure.yaml": suite}, t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

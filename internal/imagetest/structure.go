@@ -31,9 +31,18 @@ type Result struct {
 	Duration time.Duration
 }
 
+// Runner runs one command test's process confined in spec.Root, as the
+// builder runs RUN (sandbox.Run for root and rootless isolation); a
+// process that ran and failed returns *sandbox.ExitError.
+type Runner func(ctx context.Context, spec sandbox.Spec) error
+
 // Structure runs structure test suites against img. scratch is a directory
-// the image's filesystem is unpacked into (and removed after).
-func Structure(ctx context.Context, image string, img v1.Image, suites map[string]*Suite, scratch string) ([]Result, error) {
+// the image's filesystem is unpacked into (and removed after); run runs
+// the commandTests (nil: sandbox.Run).
+func Structure(ctx context.Context, image string, img v1.Image, suites map[string]*Suite, scratch string, run Runner) ([]Result, error) {
+	if run == nil {
+		run = sandbox.Run
+	}
 	cfg, err := img.ConfigFile()
 	if err != nil {
 		return nil, fmt.Errorf("reading the config of %s: %w", image, err)
@@ -78,7 +87,7 @@ func Structure(ctx context.Context, image string, img v1.Image, suites map[strin
 		}
 		for _, t := range s.CommandTests {
 			start := time.Now()
-			add("command", t.Name, start, command(ctx, root, scratch, &cfg.Config, s.GlobalEnvVars, t))
+			add("command", t.Name, start, command(ctx, run, root, scratch, &cfg.Config, s.GlobalEnvVars, t))
 		}
 	}
 	return out, nil
@@ -231,7 +240,7 @@ func checkPairs(what string, have map[string]string, want []EnvVar) error {
 // command runs one command test (with its setup and teardown) in a
 // writable overlay of the unpacked image, so tests never see each other's
 // changes, isolated by the builder's RUN sandbox.
-func command(ctx context.Context, root, scratch string, c *v1.Config, global []EnvVar, t CommandTest) error {
+func command(ctx context.Context, run Runner, root, scratch string, c *v1.Config, global []EnvVar, t CommandTest) error {
 	merged, cleanup, err := overlay(root, scratch)
 	if err != nil {
 		return err
@@ -251,7 +260,7 @@ func command(ctx context.Context, root, scratch string, c *v1.Config, global []E
 	}
 	runOne := func(args []string) (string, string, int, error) {
 		var stdout, stderr bytes.Buffer
-		err := sandbox.Run(ctx, sandbox.Spec{Root: merged, Args: args, Env: env, Dir: dir, User: user, Stdout: &stdout, Stderr: &stderr})
+		err := run(ctx, sandbox.Spec{Root: merged, Args: args, Env: env, Dir: dir, User: user, Stdout: &stdout, Stderr: &stderr})
 		var exit *sandbox.ExitError
 		if errors.As(err, &exit) {
 			return stdout.String(), stderr.String(), exit.Code, nil
@@ -314,7 +323,13 @@ func overlay(lower, scratch string) (string, func(), error) {
 		}
 	}
 	opts := "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work
-	if err := syscall.Mount("overlay", merged, "overlay", 0, opts); err != nil {
+	err = syscall.Mount("overlay", merged, "overlay", 0, opts)
+	if err != nil {
+		// In skiff's user namespace (rootless isolation) overlayfs keeps
+		// its metadata in user xattrs.
+		err = syscall.Mount("overlay", merged, "overlay", 0, opts+",userxattr")
+	}
+	if err != nil {
 		os.RemoveAll(dir)
 		return "", nil, fmt.Errorf("mounting an overlay for the command test (needs root and overlayfs): %w", err)
 	}

@@ -106,3 +106,49 @@ func TestRootlessSingleMapping(t *testing.T) {
 	o = SkiffBuild(inv)(ctx, t, writeProject(t, bad, Env{}, env.BaseImage(), Probe(t)), env.Repo(t, "single"))
 	checkRefused(t, bad, o)
 }
+
+// TestRootlessCommandTests runs `skiff test` with structure commandTests
+// as an ordinary user: skiff enters its user namespace as it does for a
+// build (isolation: rootless), the commands run as root of the image's
+// filesystem, and one that writes the host's sentinel tree writes the
+// image's copy only.
+func TestRootlessCommandTests(t *testing.T) {
+	env := testenv.Require(t)
+	u := testenv.NewUser(t, true)
+	ctx := context.Background()
+	sentinel := newSentinel(t, u.UID, u.GID)
+	before := treeOf(t, sentinel)
+	c := Case{Dockerfile: "ARG BASE\nFROM $BASE\nRUN echo hi > /hi\n",
+		Files: func(Env) map[string]string {
+			return map[string]string{
+				"skaffold.yaml": "apiVersion: skaffold/v4beta11\nkind: Config\nbuild:\n  artifacts:\n  - image: hostile\n" +
+					"    docker:\n      buildArgs:\n        BASE: " + env.BaseImage() + "\ntest:\n- image: hostile\n  structureTests: [structure.yaml]\n",
+				"structure.yaml": "schemaVersion: 2.0.0\ncommandTests:\n" +
+					"- name: reads the image\n  command: cat\n  args: [/hi]\n  expectedOutput: [hi]\n" +
+					"- name: runs as the image's root\n  command: id\n  args: [-u]\n  expectedOutput: ['(?m)^0$']\n" +
+					"- name: writes the image's copy only\n  command: sh\n  args: [-c, 'mkdir -p " + sentinel + " && echo pwned > " + sentinel + "/a']\n",
+			}
+		}}
+	dir := writeProject(t, c, Env{}, env.BaseImage(), Probe(t))
+	o := SkiffBuild(Invocation{User: u, CacheDir: u.Dir(t, "cache")})(ctx, t, dir, env.Repo(t, "cmdtests"))
+	if o.Err != nil {
+		t.Fatalf("build: %v\n%s", o.Err, o.Output)
+	}
+	cmd := u.Command(ctx, t, Skiff(t), "test", "-a", "artifacts.json")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("skiff test as %s: %v\n%s", u.Name, err, out)
+	}
+	for _, want := range []string{"test: isolation: rootless\n", "PASS  ", "command: reads the image", "command: runs as the image's root", "command: writes the image's copy only"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("skiff test output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "FAIL") {
+		t.Errorf("a command test failed:\n%s", out)
+	}
+	if after := treeOf(t, sentinel); after != before {
+		t.Errorf("a command test changed the host's sentinel tree:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
