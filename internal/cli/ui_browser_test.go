@@ -69,9 +69,9 @@ func TestUIInABrowserOnSandbox(t *testing.T) {
 	// Staging rolled back to revision 1 through the page.
 	do(chromedp.Navigate(base+"/environments/staging/"+staging), chromedp.WaitVisible(chromedp.CSS("#rollback-1")))
 	keep()
-	do(chromedp.Click(chromedp.CSS("#rollback-1")), chromedp.WaitVisible(chromedp.CSS("#confirm")))
+	do(browsertest.Click("#rollback-1"), chromedp.WaitVisible(chromedp.CSS("#confirm")))
 	keep()
-	do(chromedp.Click(chromedp.CSS("#confirm")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	do(browsertest.Click("#confirm"), chromedp.WaitVisible(chromedp.CSS(".flash")))
 	if msg := text(".flash"); !strings.Contains(msg, "back from revision 3 to revision 1") {
 		t.Errorf("after the rollback the page says %q", msg)
 	}
@@ -87,9 +87,9 @@ func TestUIInABrowserOnSandbox(t *testing.T) {
 
 	// The review environment stopped through the page: its namespace goes.
 	do(chromedp.Navigate(base+"/environments"), chromedp.WaitVisible(chromedp.CSS("#stop-"+review)),
-		chromedp.Click(chromedp.CSS("#stop-"+review)), chromedp.WaitVisible(chromedp.CSS("#confirm")))
+		browsertest.Click("#stop-"+review), chromedp.WaitVisible(chromedp.CSS("#confirm")))
 	keep()
-	do(chromedp.Click(chromedp.CSS("#confirm")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	do(browsertest.Click("#confirm"), chromedp.WaitVisible(chromedp.CSS(".flash")))
 	if msg := text(".flash"); !strings.Contains(msg, "namespace deleted") {
 		t.Errorf("after the stop the page says %q", msg)
 	}

@@ -67,12 +67,12 @@ func TestPagesInABrowser(t *testing.T) {
 
 	// A protected rollback: the confirmation asks for approval, and the
 	// browser does not send the form without it.
-	do(chromedp.Navigate(ts.URL+envPath(production)), chromedp.Click(chromedp.CSS("#rollback-1")), chromedp.WaitVisible(chromedp.CSS("#confirm")))
-	do(chromedp.Click(chromedp.CSS("#confirm")), chromedp.Sleep(300*time.Millisecond))
+	do(chromedp.Navigate(ts.URL+envPath(production)), browsertest.Click("#rollback-1"), chromedp.WaitVisible(chromedp.CSS("#confirm")))
+	do(browsertest.Click("#confirm"), chromedp.Sleep(300*time.Millisecond))
 	if rb, _ := f.calls(); len(rb) != 0 {
 		t.Fatalf("sent without approval: %+v", rb)
 	}
-	do(chromedp.Click(chromedp.CSS("#approve")), chromedp.Click(chromedp.CSS("#confirm")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	do(browsertest.Click("#approve"), browsertest.Click("#confirm"), chromedp.WaitVisible(chromedp.CSS(".flash")))
 	if rb, _ := f.calls(); len(rb) != 1 || rb[0] != (rollbackCall{production, 1, true}) {
 		t.Fatalf("rollbacks: %+v", rb)
 	}

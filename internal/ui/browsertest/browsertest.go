@@ -112,6 +112,19 @@ func Text(t testing.TB, ctx context.Context, sel string) string {
 	}
 }
 
+// Click clicks the first element matching the CSS selector sel once one
+// exists. The element is found and clicked in one script, for the reason
+// Text reads it so: chromedp's Click queries the node first and fails with
+// "Could not find node with given id" when a live update replaced it in
+// between.
+func Click(sel string) chromedp.Action[chromedp.Void] {
+	q, err := json.Marshal(sel)
+	if err != nil {
+		panic(err) // a string always marshals
+	}
+	return chromedp.Poll[chromedp.Void](`(() => { const e = document.querySelector(` + string(q) + `); if (e === null) return false; e.click(); return true })()`)
+}
+
 // Screenshot lays the page out at width × height CSS pixels, saves a
 // full-page PNG at path and fails the test when it is empty.
 func Screenshot(t testing.TB, ctx context.Context, width, height int, path string) {
