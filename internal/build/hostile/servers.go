@@ -2,6 +2,9 @@ package hostile
 
 import (
 	"archive/tar"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
@@ -79,38 +82,60 @@ func serveBanner(l net.Listener, banner string) {
 // pair with a /30 of 198.19.0.0/16 (the RFC 2544 block: never an outside
 // address) and returns a listener inside it. The namespace and the pair are
 // removed at cleanup; no sysctl, route beyond the pair's own, or firewall
-// rule changes.
+// rule changes. Names and the /30 are random, so that test binaries of
+// other checkouts (or in other PID namespaces, where pids repeat) never
+// meet; a clash is tried again with new ones. The namespace is named
+// skiff-hostile-<pid>-<random>: `hack/testenv down` removes one whose test
+// binary was killed before its cleanup.
 func netnsListener(t *testing.T) net.Listener {
 	t.Helper()
 	testenv.RequireRoot(t, "the test creates a network namespace")
 	ip := testenv.RequireCommand(t, "ip")
-	pid := os.Getpid()
-	nsName := fmt.Sprintf("skiff-hostile-%d", pid)
-	hostIf, peerIf := fmt.Sprintf("skh%d", pid), fmt.Sprintf("skp%d", pid)
-	n := pid % 16384
-	prefix := fmt.Sprintf("198.19.%d.", n/64)
-	hostIP, peerIP := fmt.Sprintf("%s%d", prefix, n%64*4+1), fmt.Sprintf("%s%d", prefix, n%64*4+2)
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command(ip, args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+	var err error
+	for range 3 {
+		var l net.Listener
+		if l, err = tryNetnsListener(t, ip); err == nil {
+			return l
 		}
 	}
+	t.Fatal(err)
+	return nil
+}
+
+func tryNetnsListener(t *testing.T, ip string) (net.Listener, error) {
+	t.Helper()
+	var rnd [4]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, err
+	}
+	id := hex.EncodeToString(rnd[:])
+	nsName := fmt.Sprintf("skiff-hostile-%d-%s", os.Getpid(), id)
+	hostIf, peerIf := "skh"+id, "skp"+id // 11 characters: interface names have at most 15
+	n := int(binary.BigEndian.Uint16(rnd[:2])) % 16384
+	prefix := fmt.Sprintf("198.19.%d.", n/64)
+	hostIP, peerIP := fmt.Sprintf("%s%d", prefix, n%64*4+1), fmt.Sprintf("%s%d", prefix, n%64*4+2)
 	var l net.Listener
-	t.Cleanup(func() {
+	cleanup := func() {
 		if l != nil {
 			l.Close() // the socket holds the namespace
 		}
 		_ = exec.Command(ip, "netns", "del", nsName).Run()
 		_ = exec.Command(ip, "link", "del", hostIf).Run()
-	})
-	run("netns", "add", nsName)
-	run("link", "add", hostIf, "type", "veth", "peer", "name", peerIf, "netns", nsName)
-	run("addr", "add", hostIP+"/30", "dev", hostIf)
-	run("link", "set", hostIf, "up")
-	run("-n", nsName, "addr", "add", peerIP+"/30", "dev", peerIf)
-	run("-n", nsName, "link", "set", peerIf, "up")
-	run("-n", nsName, "link", "set", "lo", "up")
+	}
+	for _, args := range [][]string{
+		{"netns", "add", nsName},
+		{"link", "add", hostIf, "type", "veth", "peer", "name", peerIf, "netns", nsName},
+		{"addr", "add", hostIP + "/30", "dev", hostIf},
+		{"link", "set", hostIf, "up"},
+		{"-n", nsName, "addr", "add", peerIP + "/30", "dev", peerIf},
+		{"-n", nsName, "link", "set", peerIf, "up"},
+		{"-n", nsName, "link", "set", "lo", "up"},
+	} {
+		if out, err := exec.Command(ip, args...).CombinedOutput(); err != nil {
+			cleanup()
+			return nil, fmt.Errorf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
 
 	// A socket belongs to the namespace of the thread that creates it.
 	errc := make(chan error, 1)
@@ -130,9 +155,11 @@ func netnsListener(t *testing.T) net.Listener {
 		errc <- err
 	}()
 	if err := <-errc; err != nil {
-		t.Fatal(err)
+		cleanup()
+		return nil, err
 	}
-	return l
+	t.Cleanup(cleanup)
+	return l, nil
 }
 
 // addHostKeys adds the sentinel key to this process's session and user
