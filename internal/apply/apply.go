@@ -90,7 +90,11 @@ func (a *Applier) execute(ctx context.Context, p *plan, opts Options, res *Resul
 			}()
 			wait = func() ([]status.Event, error) { w := <-ch; return w.sts, w.err }
 		}
-		if err := a.records.create(ctx, rec, p.source); err != nil {
+		var err error
+		if rec.Secrets, err = a.secretDigests(ctx, p, opts); err == nil {
+			err = a.records.create(ctx, rec, p.source)
+		}
+		if err != nil {
 			failure = err
 			stopWait()
 		}
@@ -304,6 +308,8 @@ func (a *Applier) rollback(ctx context.Context, opts Options, res *Result, prev 
 	}
 	ro := opts
 	ro.OnFailure = OnFailureKeep
+	// The failed apply's vault Secrets stay live: see secrets.go.
+	ro.Secrets, ro.keep = nil, union(keptSecrets(prev), secretRefs(opts))
 	ro.Release = ReleaseInfo{
 		Actor: opts.Release.Actor, Commit: prev.Commit, Tag: prev.Tag,
 		Description: fmt.Sprintf("rollback to revision %d", prev.Revision),

@@ -196,6 +196,9 @@ func (a *Applier) Delete(ctx context.Context, opts DeleteOptions) ([]Change, err
 		if err := a.records.deleteAll(ctx, opts.Namespace, opts.App); err != nil {
 			return d.changes, err
 		}
+		if err := a.records.deleteDigestKey(ctx, opts.Namespace, opts.App); err != nil {
+			return d.changes, err
+		}
 	}
 	err = a.core.CoreV1().ConfigMaps(opts.Namespace).Delete(ctx, InventoryName(opts.App), metav1.DeleteOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {

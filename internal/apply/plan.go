@@ -30,14 +30,20 @@ type item struct {
 	deferred bool // its kind comes from a CRD of this same set
 	live     *unstructured.Unstructured
 	action   Action // planned by the dry run
+	secret   bool   // from Options.Secrets: never in the record's manifests
 }
 
 func (it *item) id() string { return it.ref.String() }
 
 // plan is a validated apply: nothing has been written when it exists.
 type plan struct {
-	items     []*item // apply order
-	source    []manifest.Object
+	items []*item // apply order
+	// source are the manifests a record stores: the items without the
+	// vault Secrets.
+	source []manifest.Object
+	// keep are live objects the inventory keeps without applying them
+	// (Options.keep).
+	keep      []ObjectRef
 	inventory *Inventory // the previous one
 	newNS     map[string]bool
 	createNS  bool // opts.Namespace must be created
@@ -45,12 +51,14 @@ type plan struct {
 	current *Record
 }
 
+// refs are what the inventory lists after the apply: the items and the
+// kept objects.
 func (p *plan) refs() []ObjectRef {
-	out := make([]ObjectRef, len(p.items))
-	for i, it := range p.items {
-		out[i] = it.ref
+	out := make([]ObjectRef, 0, len(p.items)+len(p.keep))
+	for _, it := range p.items {
+		out = append(out, it.ref)
 	}
-	return out
+	return union(out, p.keep)
 }
 
 type problems struct {
@@ -81,7 +89,7 @@ func checkOptions(opts Options) error {
 	if _, err := ParseFailurePolicy(string(opts.OnFailure)); err != nil {
 		return err
 	}
-	return nil
+	return checkSecretObjects(opts)
 }
 
 // plan resolves, defaults and dry-runs every object. It writes nothing; a
@@ -90,7 +98,7 @@ func (a *Applier) plan(ctx context.Context, objs []manifest.Object, opts Options
 	if err := checkOptions(opts); err != nil {
 		return nil, err
 	}
-	p := &plan{newNS: map[string]bool{}}
+	p := &plan{newNS: map[string]bool{}, keep: opts.keep}
 	ps := &problems{}
 	if err := a.resolve(ctx, p, objs, opts, ps); err != nil {
 		return nil, err
@@ -145,7 +153,11 @@ type crdKind struct {
 // resolve maps every object to its API resource, sets namespaces and marks
 // it with the inventory. Kinds defined by CRDs of the same set are deferred.
 func (a *Applier) resolve(ctx context.Context, p *plan, objs []manifest.Object, opts Options, ps *problems) error {
-	sorted := append([]manifest.Object{}, objs...)
+	secret := map[*unstructured.Unstructured]bool{}
+	for _, s := range opts.Secrets {
+		secret[s.Unstructured] = true
+	}
+	sorted := append(append([]manifest.Object{}, objs...), opts.Secrets...)
 	manifest.Sort(sorted)
 	crds := map[schema.GroupKind]crdKind{}
 	for _, o := range sorted {
@@ -161,7 +173,7 @@ func (a *Applier) resolve(ctx context.Context, p *plan, objs []manifest.Object, 
 	seen := map[string]manifest.Origin{}
 	for _, o := range sorted {
 		gvk := o.GroupVersionKind()
-		it := &item{obj: o.DeepCopy(), origin: o.Origin}
+		it := &item{obj: o.DeepCopy(), origin: o.Origin, secret: secret[o.Unstructured]}
 		if o.GetName() == "" {
 			ps.add(&item{origin: o.Origin, ref: refOf(o.Unstructured)}, "has no metadata.name: apply needs one (generateName is for create)")
 			continue
@@ -197,8 +209,9 @@ func (a *Applier) resolve(ctx context.Context, p *plan, objs []manifest.Object, 
 			continue
 		}
 		seen[it.ref.key()] = it.origin
-		src := manifest.Object{Unstructured: it.obj.DeepCopy(), Origin: o.Origin}
-		p.source = append(p.source, src)
+		if !it.secret {
+			p.source = append(p.source, manifest.Object{Unstructured: it.obj.DeepCopy(), Origin: o.Origin})
+		}
 		ann := it.obj.GetAnnotations()
 		if ann == nil {
 			ann = map[string]string{}

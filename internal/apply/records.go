@@ -70,6 +70,10 @@ type Record struct {
 	Objects         int    `json:"objects"`
 	// RollbackOf is the revision whose manifests this one re-applied.
 	RollbackOf int `json:"rollbackOf,omitempty"`
+	// Secrets are the keyed digests of the values of the Secrets applied
+	// from a vault (Options.Secrets) or kept by a rollback, "name/key" →
+	// HMAC-SHA256 (see DigestKeyName): they show that a value changed.
+	Secrets map[string]string `json:"secrets,omitempty"`
 	// Reapplied are the latest applies that found this revision already in
 	// place and changed nothing, oldest first (at most maxReapplied). They
 	// are not revisions: history shows only deploys that changed something.

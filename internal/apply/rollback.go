@@ -25,6 +25,7 @@ func (a *Applier) Rollback(ctx context.Context, rev int, opts Options) (*Result,
 		return nil, err
 	}
 	opts.Release.RollbackOf = rev
+	opts.Secrets, opts.keep = nil, keptSecrets(rec) // live, as they are: see secrets.go
 	if opts.Release.Commit == "" && opts.Release.Tag == "" {
 		opts.Release.Commit, opts.Release.Tag = rec.Commit, rec.Tag
 	}

@@ -136,6 +136,14 @@ type Options struct {
 	TolerateFailures    bool
 	OnFailure           FailurePolicy
 	Release             ReleaseInfo
+	// Secrets are Secrets whose values come from a vault
+	// (internal/secrets): applied server-side with the manifests and kept
+	// in the inventory, but the release record holds only a keyed digest of
+	// each value (Record.Secrets), never the value or the object.
+	Secrets []manifest.Object
+	// keep are live Secrets a rollback keeps (in the inventory, not pruned,
+	// not applied): those its record lists digests of.
+	keep []ObjectRef
 	// OnEvent, when set, receives progress as it happens. It may be called
 	// from several goroutines at once.
 	OnEvent func(Event)

@@ -51,7 +51,7 @@ func (o *deployOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := o.s.renderWithFlags(ctx, p, &o.builds, &o.render, false)
+	res, err := o.s.renderWithFlags(ctx, p, &o.builds, &o.render, o.s.flags.Namespace, false)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -83,8 +84,13 @@ func (o *envHistoryOptions) Run(ctx context.Context) error {
 	}
 	w := tabwriter.NewWriter(o.s.streams.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "REVISION\tSTATUS\tDEPLOYED\tBY\tVERSION\tIMAGES\tDESCRIPTION")
-	for _, r := range recs {
+	for i, r := range recs {
 		desc := r.Description
+		if i > 0 {
+			if ch := env.SecretChanges(recs[i-1], r); len(ch) > 0 {
+				desc = joinNonEmpty(desc, strings.Join(ch, ", "))
+			}
+		}
 		if r.RollbackOf > 0 {
 			desc = fmt.Sprintf("rollback to revision %d", r.RollbackOf)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/skiff-dev/skiff/internal/gitinfo"
 	"github.com/skiff-dev/skiff/internal/manifest"
 	"github.com/skiff-dev/skiff/internal/release"
+	"github.com/skiff-dev/skiff/internal/secrets"
 )
 
 func newReleaseCmd(s *session) *cobra.Command {
@@ -130,6 +131,9 @@ func (s *session) renderEnvironment(ctx context.Context, p *config.Project, fact
 	}
 	objs, err := s.renderInto(p, s.registry(p), bs, "")(ctx, t.Namespace)
 	if err != nil {
+		return release.RenderedEnvironment{}, err
+	}
+	if err := secrets.CheckNoPlainSecrets(*e, objs); err != nil {
 		return release.RenderedEnvironment{}, err
 	}
 	var buf bytes.Buffer

@@ -9,15 +9,17 @@ import (
 
 	"github.com/skiff-dev/skiff/internal/config"
 	"github.com/skiff-dev/skiff/internal/render"
+	"github.com/skiff-dev/skiff/internal/secrets"
 )
 
 // renderOptions are skaffold render's flags, with Skaffold's names.
 type renderOptions struct {
-	s       *session
-	builds  buildsFlags
-	render  renderFlags
-	output  string
-	offline bool
+	s           *session
+	builds      buildsFlags
+	render      renderFlags
+	output      string
+	offline     bool
+	environment string
 }
 
 func newRenderCmd(s *session) *cobra.Command {
@@ -39,6 +41,7 @@ func newRenderCmd(s *session) *cobra.Command {
 	o.render.addDigestSource(fl)
 	fl.StringVarP(&o.output, "output", "o", "", "write the manifests to this file instead of standard output")
 	fl.BoolVar(&o.offline, "offline", false, "never contact a cluster: kinds neither built in nor defined by a CRD in the manifests are assumed namespaced")
+	fl.StringVar(&o.environment, "environment", "", "render for this environment: its profiles and namespace, and its secrets as placeholders (values are read only by skiff env deploy)")
 	return cmd
 }
 
@@ -54,9 +57,25 @@ func (o *renderOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := o.s.renderWithFlags(ctx, p, &o.builds, &o.render, o.offline)
+	namespace := o.s.flags.Namespace
+	var e *config.Environment
+	if o.environment != "" {
+		if p, e, err = o.s.environment(p, o.environment); err != nil {
+			return err
+		}
+		facts := o.s.facts(p)
+		t, err := envTarget(p, e, facts, facts.RefFor("", ""))
+		if err != nil {
+			return err
+		}
+		namespace = t.Namespace
+	}
+	res, err := o.s.renderWithFlags(ctx, p, &o.builds, &o.render, namespace, o.offline)
 	if err != nil {
 		return err
+	}
+	if e != nil {
+		res.Objects = append(res.Objects, secrets.Placeholders(*e, namespace)...)
 	}
 	var buf bytes.Buffer
 	if err := res.Encode(&buf); err != nil {
@@ -69,9 +88,9 @@ func (o *renderOptions) Run(ctx context.Context) error {
 	return writeFileAtomic(o.output, buf.Bytes())
 }
 
-// renderWithFlags renders p with the image and render flags into -n's
-// namespace: skiff render and skiff deploy.
-func (s *session) renderWithFlags(ctx context.Context, p *config.Project, builds *buildsFlags, rf *renderFlags, offline bool) (*render.Result, error) {
+// renderWithFlags renders p with the image and render flags into namespace
+// (-n's, or an environment's): skiff render and skiff deploy.
+func (s *session) renderWithFlags(ctx context.Context, p *config.Project, builds *buildsFlags, rf *renderFlags, namespace string, offline bool) (*render.Result, error) {
 	bs, err := builds.read(s.streams.In)
 	if err != nil {
 		return nil, err
@@ -79,6 +98,6 @@ func (s *session) renderWithFlags(ctx context.Context, p *config.Project, builds
 	labels, _ := rf.labelMap() // checked by validate
 	return s.render(ctx, p, s.registry(p), renderRequest{
 		builds: bs, digestSource: render.DigestSource(rf.digestSource), labels: labels,
-		namespace: s.flags.Namespace, offline: offline,
+		namespace: namespace, offline: offline,
 	})
 }

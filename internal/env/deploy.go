@@ -11,6 +11,7 @@ import (
 	"github.com/skiff-dev/skiff/internal/kube"
 	"github.com/skiff-dev/skiff/internal/manifest"
 	"github.com/skiff-dev/skiff/internal/release"
+	"github.com/skiff-dev/skiff/internal/secrets"
 )
 
 // The steps of Deploy, in order; a failure names the step (StepError).
@@ -19,6 +20,7 @@ const (
 	StepTarget     = "target"     // resolve the namespace, labels and URL
 	StepProtection = "protection" // protected environments: tags, approval
 	StepManifests  = "manifests"  // render, or take the release's manifests
+	StepSecrets    = "secrets"    // read the environment's secrets from Vault or SOPS
 	StepConnect    = "connect"    // the environment's cluster and identity
 	StepNamespace  = "namespace"  // wait for a terminating one; create a dynamic one
 	StepDeployer   = "deployer"   // bind the deploy role in a new dynamic namespace
@@ -65,6 +67,9 @@ type DeployDeps struct {
 	Confirm func(question string) bool
 	// Events receives progress; it may be nil.
 	Events func(Event)
+	// Secrets are how the environment's secrets are read (Vault's
+	// environment variables).
+	Secrets secrets.Options
 }
 
 // DeployResult says what Deploy did.
@@ -90,11 +95,14 @@ type deployment struct {
 	req     DeployRequest
 	res     *DeployResult
 	objs    []manifest.Object
+	secrets []manifest.Object // the environment's Secrets, values read
 	clients *kube.Clients
 }
 
 // Deploy deploys to an environment, step by step: release, target,
-// protection, manifests, connect, namespace, deployer, apply. The result is
+// protection, manifests, secrets, connect, namespace, deployer, apply.
+// Nothing is written before the secrets step has read every secret. The
+// result is
 // returned also when the apply step fails, so the caller can show the
 // change set and a failed revision.
 func Deploy(ctx context.Context, deps DeployDeps, req DeployRequest) (*DeployResult, error) {
@@ -110,6 +118,7 @@ func Deploy(ctx context.Context, deps DeployDeps, req DeployRequest) (*DeployRes
 		{StepTarget, d.target},
 		{StepProtection, d.protection},
 		{StepManifests, d.manifests},
+		{StepSecrets, d.readSecrets},
 		{StepConnect, d.connect},
 		{StepNamespace, d.namespace},
 		{StepDeployer, d.deployer},
@@ -137,16 +146,7 @@ func (d *deployment) release(ctx context.Context) error {
 	return nil
 }
 
-// ErrSecretsNotDeployed is returned for an environment with secrets: or
-// vault: settings: internal/secrets resolves them, but deploying them needs
-// an apply that records Secrets by digest only, which is not built yet.
-// Refusing is better than a deploy that silently lacks its Secrets.
-var ErrSecretsNotDeployed = errors.New("skiff env deploy does not create Secrets from Vault or SOPS yet")
-
 func (d *deployment) target(context.Context) error {
-	if e := d.req.Environment; len(e.Secrets) > 0 || e.Vault != nil {
-		return fmt.Errorf("environment %q sets secrets/vault: %w; remove those fields and create the Secrets in the namespace another way", e.Name, ErrSecretsNotDeployed)
-	}
 	t, err := Resolve(d.req.App, d.req.Environment, d.res.Ref, d.req.User, d.req.Vars, d.req.Now)
 	d.res.Target = t
 	return err
@@ -177,6 +177,26 @@ func (d *deployment) manifests(ctx context.Context) error {
 		return err
 	}
 	emitf(d.deps.Events, StepManifests, "release %s: %d objects for %s, verified", rel.Ref, len(d.objs), e.Name)
+	return nil
+}
+
+// readSecrets reads every secret of the environment: a secret that cannot
+// be read ends the deploy before anything is written (secrets.Error names
+// the Secret, its key and the Vault path or SOPS file).
+func (d *deployment) readSecrets(ctx context.Context) error {
+	e := d.req.Environment
+	got, err := secrets.Resolve(ctx, e, d.deps.Secrets)
+	if err != nil {
+		return err
+	}
+	for _, s := range got {
+		o := s.Object(d.res.Target.Namespace)
+		o.Origin = manifest.Origin{File: fmt.Sprintf("environments[%s].secrets[%s]", e.Name, s.Name)}
+		d.secrets = append(d.secrets, o)
+	}
+	if len(got) > 0 {
+		emitf(d.deps.Events, StepSecrets, "read %d secrets for %s", len(got), e.Name)
+	}
 	return nil
 }
 
@@ -228,6 +248,7 @@ func (d *deployment) apply(ctx context.Context) error {
 	if rel := d.res.Release; rel != nil {
 		opts.Release.Description = "release " + rel.Ref.String()
 	}
+	opts.Secrets = d.secrets
 	opts.OnEvent = applyEvents(d.deps.Events, StepApply)
 	d.res.Options = opts
 	applier, err := d.clients.Applier()

@@ -2,9 +2,7 @@ package secrets
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"sort"
@@ -53,30 +51,19 @@ func (s *Secret) Keys() []string {
 	return keys
 }
 
-// Object is the Kubernetes Secret to apply in namespace.
+// Object is the Kubernetes Secret to apply in namespace, its values
+// base64-encoded under data as on the wire. Pass it to apply as
+// Options.Secrets, which keeps it out of release records (apply keeps keyed
+// digests of its values there instead).
 func (s *Secret) Object(namespace string) manifest.Object {
 	data := map[string]any{}
 	for k, v := range s.data {
-		data[k] = v
+		data[k] = base64.StdEncoding.EncodeToString(v)
 	}
-	return manifest.Object{Unstructured: secretObject(s.Name, namespace, s.Type, data)}
+	return manifest.Object{Unstructured: secretObject(s.Name, namespace, s.Type, "data", data)}
 }
 
-// Digests are keyed digests of the Secret's values, "name/key" → hex
-// HMAC-SHA256 under key: they show that a value changed without making a
-// weak value guessable offline by whoever reads them.
-func (s *Secret) Digests(key []byte) map[string]string {
-	out := make(map[string]string, len(s.data))
-	for k, v := range s.data {
-		m := hmac.New(sha256.New, key)
-		m.Write([]byte(s.Name + "/" + k + "\x00"))
-		m.Write(v)
-		out[s.Name+"/"+k] = hex.EncodeToString(m.Sum(nil))[:32]
-	}
-	return out
-}
-
-func secretObject(name, namespace, typ string, data map[string]any) *unstructured.Unstructured {
+func secretObject(name, namespace, typ, field string, data map[string]any) *unstructured.Unstructured {
 	if typ == "" {
 		typ = "Opaque"
 	}
@@ -90,15 +77,6 @@ func secretObject(name, namespace, typ string, data map[string]any) *unstructure
 		u.SetNamespace(namespace)
 	}
 	if len(data) > 0 {
-		// data holds []byte (base64 on the wire) or, for placeholders,
-		// stringData's plain text.
-		field := "data"
-		for _, v := range data {
-			if _, ok := v.(string); ok {
-				field = "stringData"
-			}
-			break
-		}
 		u.Object[field] = data
 	}
 	return u
@@ -156,7 +134,7 @@ func Placeholders(e config.Environment, namespace string) []manifest.Object {
 		for k, src := range s.Data {
 			data[k] = "<secret from " + where(src) + ", read at deploy time>"
 		}
-		out = append(out, manifest.Object{Unstructured: secretObject(s.Name, namespace, s.Type, data)})
+		out = append(out, manifest.Object{Unstructured: secretObject(s.Name, namespace, s.Type, "stringData", data)})
 	}
 	return out
 }

@@ -5,88 +5,16 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	vault "github.com/hashicorp/vault/api"
 	"github.com/skiff-dev/skiff/internal/config"
 	"github.com/skiff-dev/skiff/internal/secrets"
-	"github.com/skiff-dev/skiff/internal/testenv"
+	"github.com/skiff-dev/skiff/internal/secrets/secretstest"
 )
-
-// sandboxVault is the sandbox's Vault (hack/vault), with a root client.
-type sandboxVault struct {
-	addr, token, keyFile, issuer string
-	root                         *vault.Client
-}
-
-func requireVault(t *testing.T) *sandboxVault {
-	t.Helper()
-	e := testenv.Require(t)
-	v := &sandboxVault{addr: e.Var("SKIFF_TEST_VAULT_ADDR"), token: e.Var("SKIFF_TEST_VAULT_TOKEN"),
-		keyFile: e.Var("SKIFF_TEST_VAULT_JWT_KEY"), issuer: e.Var("SKIFF_TEST_VAULT_JWT_ISSUER")}
-	if v.addr == "" || v.token == "" {
-		t.Fatal("the sandbox has no Vault (.testenv/env lacks SKIFF_TEST_VAULT_ADDR): run hack/testenv up")
-	}
-	c, err := vault.NewClient(&vault.Config{Address: v.addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetToken(v.token)
-	v.root = c
-	return v
-}
-
-func (v *sandboxVault) write(t *testing.T, path string, data map[string]any) {
-	t.Helper()
-	if _, err := v.root.Logical().Write(path, data); err != nil {
-		t.Fatalf("writing %s: %v", path, err)
-	}
-}
-
-// mintJWT signs claims with the key the sandbox's jwt/ auth trusts, the way
-// GitLab signs a job's id_tokens.
-func (v *sandboxVault) mintJWT(t *testing.T, claims map[string]any) string {
-	t.Helper()
-	data, err := os.ReadFile(v.keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode(data)
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signES256(t, k.(*ecdsa.PrivateKey), claims)
-}
-
-func signES256(t *testing.T, k *ecdsa.PrivateKey, claims map[string]any) string {
-	enc := func(v any) string {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return base64.RawURLEncoding.EncodeToString(b)
-	}
-	input := enc(map[string]string{"alg": "ES256", "typ": "JWT"}) + "." + enc(claims)
-	h := sha256.Sum256([]byte(input))
-	r, s, err := ecdsa.Sign(rand.Reader, k, h[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig := make([]byte, 64)
-	r.FillBytes(sig[:32])
-	s.FillBytes(sig[32:])
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
-}
 
 func env(vars map[string]string) secrets.Options {
 	return secrets.Options{Getenv: func(k string) string { return vars[k] }}
@@ -104,16 +32,16 @@ func unique(t *testing.T) string {
 }
 
 func TestVaultTokenJWTAndErrors(t *testing.T) {
-	v := requireVault(t)
+	v := secretstest.RequireVault(t)
 	ctx := context.Background()
 	path := "skiff/" + unique(t)
-	v.write(t, "secret/data/"+path, map[string]any{"data": map[string]any{"password": "first-s3cret"}})
-	v.write(t, "secret/data/"+path, map[string]any{"data": map[string]any{"password": "second-s3cret"}})
-	v.write(t, "kv1/"+path, map[string]any{"token": "v1-s3cret"})
-	v.write(t, "sys/policies/acl/"+strings.ReplaceAll(path, "/", "-"), map[string]any{
+	v.Write(t, "secret/data/"+path, map[string]any{"data": map[string]any{"password": "first-s3cret"}})
+	v.Write(t, "secret/data/"+path, map[string]any{"data": map[string]any{"password": "second-s3cret"}})
+	v.Write(t, "kv1/"+path, map[string]any{"token": "v1-s3cret"})
+	v.Write(t, "sys/policies/acl/"+strings.ReplaceAll(path, "/", "-"), map[string]any{
 		"policy": `path "secret/data/` + path + `" { capabilities = ["read"] }`})
 	role := strings.ReplaceAll(path, "/", "-")
-	v.write(t, "auth/jwt/role/"+role, map[string]any{
+	v.Write(t, "auth/jwt/role/"+role, map[string]any{
 		"role_type": "jwt", "user_claim": "sub", "bound_audiences": []string{"https://vault.test"},
 		"bound_claims": map[string]any{"project_path": "group/shop"}, "token_policies": []string{role}, "token_ttl": "5m"})
 
@@ -123,7 +51,7 @@ func TestVaultTokenJWTAndErrors(t *testing.T) {
 		"token":        {Vault: &config.VaultSecret{Mount: "kv1", Path: path, Key: "token", KV: 1}},
 	}
 	t.Run("token", func(t *testing.T) {
-		got, err := secrets.Resolve(ctx, vaultEnv("staging", config.VaultAuth{}, data), env(map[string]string{"VAULT_ADDR": v.addr, "VAULT_TOKEN": v.token}))
+		got, err := secrets.Resolve(ctx, vaultEnv("staging", config.VaultAuth{}, data), env(map[string]string{"VAULT_ADDR": v.Addr, "VAULT_TOKEN": v.Token}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,13 +60,13 @@ func TestVaultTokenJWTAndErrors(t *testing.T) {
 	})
 	now := time.Now().Unix()
 	claims := func(aud, project string) map[string]any {
-		return map[string]any{"iss": v.issuer, "sub": "project_path:" + project, "aud": aud, "iat": now, "nbf": now - 5, "exp": now + 300, "project_path": project}
+		return map[string]any{"iss": v.Issuer, "sub": "project_path:" + project, "aud": aud, "iat": now, "nbf": now - 5, "exp": now + 300, "project_path": project}
 	}
 	jwtAuth := config.VaultAuth{Method: "jwt", Role: role}
 	jwtData := map[string]config.SecretSource{"password": data["password"]}
 	t.Run("jwt", func(t *testing.T) {
-		jwt := v.mintJWT(t, claims("https://vault.test", "group/shop"))
-		got, err := secrets.Resolve(ctx, vaultEnv("review", jwtAuth, jwtData), env(map[string]string{"VAULT_ADDR": v.addr, "VAULT_ID_TOKEN": jwt}))
+		jwt := v.MintJWT(t, claims("https://vault.test", "group/shop"))
+		got, err := secrets.Resolve(ctx, vaultEnv("review", jwtAuth, jwtData), env(map[string]string{"VAULT_ADDR": v.Addr, "VAULT_ID_TOKEN": jwt}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,22 +83,22 @@ func TestVaultTokenJWTAndErrors(t *testing.T) {
 		vars map[string]string
 		want []string
 	}{
-		{"unreachable", vaultEnv("staging", config.VaultAuth{}, jwtData), map[string]string{"VAULT_ADDR": "http://127.0.0.1:1", "VAULT_TOKEN": v.token},
+		{"unreachable", vaultEnv("staging", config.VaultAuth{}, jwtData), map[string]string{"VAULT_ADDR": "http://127.0.0.1:1", "VAULT_TOKEN": v.Token},
 			[]string{"secret app-db key password", "vault secret/" + path + "#password", "connection refused"}},
 		{"missing path", vaultEnv("staging", config.VaultAuth{}, map[string]config.SecretSource{"x": {Vault: &config.VaultSecret{Path: path + "-gone", Key: "x"}}}),
-			map[string]string{"VAULT_ADDR": v.addr, "VAULT_TOKEN": v.token}, []string{"secret app-db key x", "no secret at secret/" + path + "-gone"}},
+			map[string]string{"VAULT_ADDR": v.Addr, "VAULT_TOKEN": v.Token}, []string{"secret app-db key x", "no secret at secret/" + path + "-gone"}},
 		{"missing key", vaultEnv("staging", config.VaultAuth{}, map[string]config.SecretSource{"x": {Vault: &config.VaultSecret{Path: path, Key: "nope"}}}),
-			map[string]string{"VAULT_ADDR": v.addr, "VAULT_TOKEN": v.token}, []string{"has no key \"nope\""}},
+			map[string]string{"VAULT_ADDR": v.Addr, "VAULT_TOKEN": v.Token}, []string{"has no key \"nope\""}},
 		{"wrong role", vaultEnv("review", config.VaultAuth{Method: "jwt", Role: role + "-nope"}, jwtData),
-			map[string]string{"VAULT_ADDR": v.addr, "VAULT_ID_TOKEN": v.mintJWT(t, claims("https://vault.test", "group/shop"))},
+			map[string]string{"VAULT_ADDR": v.Addr, "VAULT_ID_TOKEN": v.MintJWT(t, claims("https://vault.test", "group/shop"))},
 			[]string{"vault login with jwt auth at auth/jwt as role", "HTTP 400", "role"}},
 		{"denied jwt: other project", vaultEnv("review", jwtAuth, jwtData),
-			map[string]string{"VAULT_ADDR": v.addr, "VAULT_ID_TOKEN": v.mintJWT(t, claims("https://vault.test", "group/other"))},
+			map[string]string{"VAULT_ADDR": v.Addr, "VAULT_ID_TOKEN": v.MintJWT(t, claims("https://vault.test", "group/other"))},
 			[]string{"vault login with jwt auth", "claim"}},
 		{"denied jwt: foreign key", vaultEnv("review", jwtAuth, jwtData),
-			map[string]string{"VAULT_ADDR": v.addr, "VAULT_ID_TOKEN": signES256(t, otherKey, claims("https://vault.test", "group/shop"))},
+			map[string]string{"VAULT_ADDR": v.Addr, "VAULT_ID_TOKEN": secretstest.SignES256(t, otherKey, claims("https://vault.test", "group/shop"))},
 			[]string{"vault login with jwt auth", "HTTP 400"}},
-		{"no token", vaultEnv("staging", config.VaultAuth{}, jwtData), map[string]string{"VAULT_ADDR": v.addr}, []string{"VAULT_TOKEN is not set"}},
+		{"no token", vaultEnv("staging", config.VaultAuth{}, jwtData), map[string]string{"VAULT_ADDR": v.Addr}, []string{"VAULT_TOKEN is not set"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := secrets.Resolve(ctx, tc.e, env(tc.vars))
@@ -186,7 +114,7 @@ func TestVaultTokenJWTAndErrors(t *testing.T) {
 					t.Errorf("error %q does not say %q", msg, w)
 				}
 			}
-			leaks := []string{"s3cret", v.token}
+			leaks := []string{"s3cret", v.Token}
 			if jwt := tc.vars["VAULT_ID_TOKEN"]; jwt != "" {
 				leaks = append(leaks, jwt[strings.LastIndex(jwt, ".")+1:])
 			}
@@ -213,7 +141,7 @@ func checkSecret(t *testing.T, got []*secrets.Secret, want map[string]string) {
 		t.Fatalf("keys %v, want %v", got[0].Keys(), want)
 	}
 	for k, w := range want {
-		if b, _ := data[k].([]byte); string(b) != w {
+		if b, _ := base64.StdEncoding.DecodeString(fmt.Sprint(data[k])); string(b) != w {
 			t.Errorf("key %s: got %q, want %q", k, b, w)
 		}
 		if shown := fmt.Sprintf("%v %+v %#v %s", got, got[0], got[0], got[0]); strings.Contains(shown, w) {
