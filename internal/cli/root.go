@@ -179,6 +179,7 @@ func NewRootCommand(streams Streams) *cobra.Command {
 		newCICmd(s),
 		newPipelineCmd(s),
 		newImageCmd(s),
+		newCleanupCmd(s),
 		newLoginCmd(s),
 		newUICmd(s),
 	)
