@@ -1,18 +1,13 @@
 package secrets
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
 	"fmt"
+	"io"
 	"os"
-	"strconv"
+	"path/filepath"
 	"strings"
 
-	"github.com/getsops/sops/v3/cmd/sops/formats"
-	"github.com/getsops/sops/v3/decrypt"
 	"github.com/skiff-dev/skiff/internal/config"
-	"sigs.k8s.io/yaml"
 )
 
 // readSOPS returns one value of a SOPS file, decrypting each file once per
@@ -47,45 +42,47 @@ func readSOPS(cache map[string]map[string]any, ref *config.SOPSSecret) ([]byte, 
 	return nil, fmt.Errorf("key %q of %s is a mapping or list, not a value", ref.Key, ref.File)
 }
 
-// decryptSOPS decrypts a SOPS file with SOPS's own library (keys from
+// decryptSOPS decrypts a SOPS file encrypted for age (keys from
 // SOPS_AGE_KEY, SOPS_AGE_KEY_FILE or the user's age key file, as the sops
-// command finds them; the MAC is verified) and parses it.
+// command finds them; the MAC is verified) and returns its values.
 func decryptSOPS(file string) (map[string]any, error) {
-	if _, err := os.Stat(file); err != nil {
+	format, err := sopsFormat(file)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(file)
+	if err != nil {
 		return nil, fmt.Errorf("reading the SOPS file: %w", err)
 	}
-	format := formats.FormatForPath(file)
-	plain, err := decrypt.File(file, "")
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxSOPSFile+1))
 	if err != nil {
-		return nil, fmt.Errorf("decrypting %s with sops: %s", file, strings.Join(strings.Fields(err.Error()), " "))
+		return nil, fmt.Errorf("reading the SOPS file: %w", err)
 	}
-	if format == formats.Dotenv {
-		return parseDotenv(plain), nil
+	doc, err := parseSOPS(data, format)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a SOPS file skiff can read: %w", file, err)
 	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(plain, &doc); err != nil {
-		// The parser's message may quote the decrypted text.
-		return nil, errors.New("the decrypted document is neither YAML nor JSON")
+	key, err := doc.dataKey()
+	if err != nil {
+		return nil, fmt.Errorf("decrypting %s: %w", file, err)
 	}
-	return doc, nil
+	plain, err := doc.decrypt(key)
+	if err != nil {
+		return nil, fmt.Errorf("decrypting %s: %w", file, err)
+	}
+	return plain, nil
 }
 
-func parseDotenv(data []byte) map[string]any {
-	doc := map[string]any{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			continue
-		}
-		if u, err := strconv.Unquote(v); err == nil {
-			v = u
-		}
-		doc[strings.TrimSpace(k)] = v
+// sopsFormat is the format of a SOPS file by its extension, as sops picks it.
+func sopsFormat(file string) (string, error) {
+	switch strings.ToLower(filepath.Ext(file)) {
+	case ".yaml", ".yml":
+		return "yaml", nil
+	case ".json":
+		return "json", nil
+	case ".env":
+		return "dotenv", nil
 	}
-	return doc
+	return "", fmt.Errorf("%s: skiff reads SOPS files in YAML (.yaml, .yml), JSON (.json) or dotenv (.env) format", file)
 }

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"filippo.io/age"
@@ -22,6 +23,8 @@ import (
 	"github.com/getsops/sops/v3/cmd/sops/common"
 	sopsconfig "github.com/getsops/sops/v3/config"
 	"github.com/getsops/sops/v3/keys"
+	"github.com/getsops/sops/v3/stores/dotenv"
+	sopsjson "github.com/getsops/sops/v3/stores/json"
 	"github.com/getsops/sops/v3/stores/yaml"
 	vault "github.com/hashicorp/vault/api"
 	"github.com/skiff-dev/skiff/internal/testenv"
@@ -105,10 +108,11 @@ func SignES256(t *testing.T, k *ecdsa.PrivateKey, claims map[string]any) string 
 	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
 }
 
-// EncryptSOPS writes plain YAML as a SOPS file encrypted for a new age
-// identity, the way `sops -e --age RECIPIENT` does, and returns the
-// identity's secret key (for SOPS_AGE_KEY).
-func EncryptSOPS(t *testing.T, file, plain string) string {
+// EncryptSOPS writes plain (YAML, JSON or dotenv, by file's extension) as
+// a SOPS file encrypted for a new age identity with SOPS's own library, the
+// way `sops -e --age RECIPIENT` does, and returns the identity's secret key
+// (for SOPS_AGE_KEY).
+func EncryptSOPS(t testing.TB, file, plain string) string {
 	t.Helper()
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
@@ -118,12 +122,18 @@ func EncryptSOPS(t *testing.T, file, plain string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := yaml.NewStore(&sopsconfig.YAMLStoreConfig{})
+	var store sops.Store = yaml.NewStore(&sopsconfig.YAMLStoreConfig{})
+	switch filepath.Ext(file) {
+	case ".json":
+		store = sopsjson.NewStore(&sopsconfig.JSONStoreConfig{})
+	case ".env":
+		store = dotenv.NewStore(&sopsconfig.DotenvStoreConfig{})
+	}
 	branches, err := store.LoadPlainFile([]byte(plain))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tree := sops.Tree{Branches: branches, Metadata: sops.Metadata{KeyGroups: []sops.KeyGroup{{keys.MasterKey(mk)}}, Version: "3.13.3"}}
+	tree := sops.Tree{Branches: branches, Metadata: sops.Metadata{KeyGroups: []sops.KeyGroup{{keys.MasterKey(mk)}}, UnencryptedSuffix: "_unencrypted", Version: "3.13.3"}}
 	dataKey, errs := tree.GenerateDataKey()
 	if len(errs) > 0 {
 		t.Fatal(errs)
