@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -34,6 +35,8 @@ type releaseCreateOptions struct {
 	tag          string
 	artifacts    string
 	changelogOut string
+	dotenv       string
+	gitlab       bool
 }
 
 func newReleaseCreateCmd(s *session) *cobra.Command {
@@ -41,7 +44,7 @@ func newReleaseCreateCmd(s *session) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "create",
 		Short:   "Render every long-lived environment and push the release artifact",
-		Example: "  skiff release create --tag \"$CI_COMMIT_TAG\" -a build.json --changelog-output release-notes.md",
+		Example: "  skiff release create --tag \"$CI_COMMIT_TAG\" -a build.json --changelog-output release-notes.md --dotenv release.env",
 		Args:    args(cobra.NoArgs),
 		RunE:    func(cmd *cobra.Command, _ []string) error { return runVerb(cmd.Context(), o) },
 	}
@@ -49,6 +52,8 @@ func newReleaseCreateCmd(s *session) *cobra.Command {
 	fl.StringVar(&o.tag, "tag", "", "release tag (default: CI_COMMIT_TAG, else the tag of HEAD)")
 	fl.StringVarP(&o.artifacts, "build-artifacts", "a", "", "artifacts file of the build to release (skiff build --file-output); - reads standard input")
 	fl.StringVar(&o.changelogOut, "changelog-output", "", "also write the changelog (Markdown) to this file")
+	fl.StringVar(&o.dotenv, "dotenv", "", "write "+env.DotenvRelease+"=<repository>@sha256:… (the release by digest) to this file: a GitLab dotenv report, or $GITHUB_OUTPUT")
+	fl.BoolVar(&o.gitlab, "gitlab-release", false, "also create the tag's GitLab release (name, changelog, a link to the artifact) through GitLab's Releases API with the job's CI_JOB_TOKEN")
 	return cmd
 }
 
@@ -78,6 +83,13 @@ func (o *releaseCreateOptions) Run(ctx context.Context) error {
 	repo, err := s.releaseRepo(p, app)
 	if err != nil {
 		return err
+	}
+	var gitlab release.GitLabProject
+	if o.gitlab {
+		// Checked first: nothing is pushed when the release cannot be made.
+		if gitlab, err = release.GitLabProjectFromEnv(os.Getenv); err != nil {
+			return err
+		}
 	}
 	reg := s.registry(p)
 	req := release.CreateRequest{
@@ -109,8 +121,43 @@ func (o *releaseCreateOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	if o.dotenv != "" {
+		if err := writeFileAtomic(o.dotenv, []byte(env.DotenvRelease+"="+res.Ref.String()+"\n")); err != nil {
+			return err
+		}
+	}
+	if o.gitlab {
+		if err := s.publishGitLab(ctx, p, gitlab, tag, res); err != nil {
+			return fmt.Errorf("release %s is pushed as %s, but %w", tag, res.Ref, err)
+		}
+	}
 	fmt.Fprintf(s.streams.Err, "release %s of %s: %s\n", tag, app, strings.Join(req.Environments, ", "))
 	fmt.Fprintln(s.streams.Out, res.Ref.String())
+	return nil
+}
+
+// publishGitLab creates the GitLab release of tag: "<app> <tag>", the
+// changelog, and a link to release.url (else the project's container
+// registry page).
+func (s *session) publishGitLab(ctx context.Context, p *config.Project, gl release.GitLabProject, tag string, res *release.CreateResult) error {
+	link := os.Getenv("CI_PROJECT_URL") + "/container_registry"
+	if p.Skiff != nil && p.Skiff.Release != nil && p.Skiff.Release.URL != "" {
+		link = p.Skiff.Release.URL
+	}
+	name := p.Name() + " " + tag
+	rel := release.GitLabRelease{TagName: tag, Name: name, Description: res.Package.Changelog}
+	if link != "/container_registry" {
+		rel.Links = []release.GitLabLink{{Name: name + " (OCI release artifact)", URL: link, Type: "package"}}
+	}
+	// GitLab expands variables in the release keyword's links; so does this.
+	for i := range rel.Links {
+		rel.Links[i].URL = os.ExpandEnv(rel.Links[i].URL)
+	}
+	u, err := release.PublishGitLab(ctx, gl, rel)
+	if err != nil {
+		return fmt.Errorf("creating its GitLab release: %w", err)
+	}
+	fmt.Fprintf(s.streams.Err, "GitLab release %s created%s\n", name, strings.TrimSuffix(" "+u, " "))
 	return nil
 }
 

@@ -114,8 +114,11 @@ func TestTLSRegistriesEveryVerb(t *testing.T) {
 				{"test", []string{"test", "-a", "build.json"}, nil},
 				{"render --digest-source remote", []string{"render", "--offline", "--digest-source", "remote", "-i", app + "=" + app + ":v1"},
 					func(stdout, _ string) bool { return strings.Contains(stdout, "image: "+app+":v1@sha256:") }},
-				{"release create", []string{"release", "create", "--tag", "v1", "-a", "build.json"},
-					func(stdout, _ string) bool { return strings.HasPrefix(stdout, repo+"/releases@sha256:") }},
+				{"release create", []string{"release", "create", "--tag", "v1", "-a", "build.json", "--dotenv", "release.env"},
+					func(stdout, _ string) bool {
+						return strings.HasPrefix(stdout, repo+"/releases@sha256:") &&
+							readFile(t, filepath.Join(dir, "release.env")) == "SKIFF_RELEASE="+stdout
+					}},
 				{"release show", []string{"release", "show", "v1"},
 					func(stdout, _ string) bool { return strings.Contains(stdout, app+":v1@sha256:") }},
 			}

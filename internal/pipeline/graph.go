@@ -82,13 +82,20 @@ type Job struct {
 	// (DeployDotenv), whose DotenvURL is the environment's URL; empty when
 	// the job deploys nothing.
 	Dotenv string
+	// Exports are variables of Dotenv that the jobs needing this one read
+	// (VarRelease): GitLab passes every dotenv variable on to them by
+	// itself, GitHub only the job outputs named here.
+	Exports []string
 	// Variables are set for this job.
 	Variables map[string]string
 	// NoCheckout marks a job that runs without the repository (GitLab's
 	// GIT_STRATEGY: none): it gets everything it needs on the command line.
 	NoCheckout bool
-	// Release asks the CI system to publish a release for the tag.
-	Release *Release
+	// PublishRelease marks the job whose skiff release create also makes
+	// the CI system's release of the tag (GitLab: --gitlab-release, through
+	// GitLab's Releases API, since skiff's image has no release-cli for
+	// GitLab's release keyword).
+	PublishRelease bool
 }
 
 // Command is one command line as an argument vector.
@@ -141,23 +148,6 @@ type Environment struct {
 	Tier string
 	// Protected environments need approval (GitHub: required reviewers).
 	Protected bool
-}
-
-// Release is a CI-level release published for a tag.
-type Release struct {
-	// TagName and Name may reference variables.
-	TagName string
-	Name    string
-	// DescriptionFile is written by the job (the changelog).
-	DescriptionFile string
-	Links           []Link
-}
-
-// Link is an asset link of a release.
-type Link struct {
-	Name string
-	URL  string
-	Type string // package, image, runbook, other
 }
 
 // Rule returns the job's rule for event e.

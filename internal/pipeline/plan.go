@@ -17,8 +17,8 @@ const (
 	// BuildOutput is the artifacts file skiff build writes (Skaffold's
 	// --file-output format).
 	BuildOutput = "build.json"
-	// ReleaseNotes is the changelog skiff release create writes; GitLab's
-	// release keyword uses it as the release's description.
+	// ReleaseNotes is the changelog skiff release create writes beside
+	// the release (GitLab's release gets the same text as its description).
 	ReleaseNotes = "release-notes.md"
 	// DeployDotenv is what skiff env deploy --dotenv writes: the deployed
 	// environment, namespace and URL as KEY=VALUE lines. GitLab reads it as
@@ -29,6 +29,9 @@ const (
 	// environment's URL from it, because only skiff computes the
 	// injective ref slug the URL template may use.
 	DotenvURL = "SKIFF_URL"
+	// ReleaseDotenv is what skiff release create --dotenv writes:
+	// VarRelease, the release by digest.
+	ReleaseDotenv = "release.env"
 )
 
 // Names of the jobs that do not depend on the configuration.
@@ -46,6 +49,11 @@ const (
 const (
 	VarTag     = "CI_COMMIT_TAG"
 	VarRefName = "CI_COMMIT_REF_NAME"
+	// VarRelease is the release by digest (repository@sha256:…), from the
+	// dotenv report of the release job, then of each deploy of it
+	// (env.DotenvRelease): staging and production deploy exactly what the
+	// release job pushed, even if the tag is pushed again meanwhile.
+	VarRelease = "SKIFF_RELEASE"
 )
 
 // roles are the environments the pipelines deploy to; nil when absent.
@@ -307,15 +315,12 @@ func (b *planner) reviewJobs(env *config.Environment, needs []string) []*Job {
 	if b.build {
 		deploy = append(deploy, "-a", BuildOutput)
 	}
-	deploy = append(deploy, "--dotenv", DeployDotenv)
+	deploy = append(withKubeContext(deploy, env), "--dotenv", DeployDotenv)
 	ttl, _ := config.ParseDuration(env.TTL) // checked by the loader
 	// The stop job runs without a checkout (the branch may be gone), so it
 	// names everything skiff env stop needs; skiff finds the environment
 	// by its labels in the cluster.
-	stopCmd := Command{"skiff", "env", "stop", env.Name, "--ref", "$" + VarRefName, "--app", b.app}
-	if env.KubeContext != "" {
-		stopCmd = append(stopCmd, "--kube-context", env.KubeContext)
-	}
+	stopCmd := withKubeContext(Command{"skiff", "env", "stop", env.Name, "--ref", "$" + VarRefName, "--app", b.app}, env)
 	return []*Job{{
 		Name:   env.Name,
 		Stage:  "review",
@@ -340,28 +345,31 @@ func (b *planner) reviewJobs(env *config.Environment, needs []string) []*Job {
 	}}
 }
 
+// withKubeContext selects env's kubeContext on the command line: in GitLab
+// it is the agent's context (path/to/agent-project:agent-name) in the
+// KUBECONFIG the agent gives the job.
+func withKubeContext(c Command, env *config.Environment) Command {
+	if env.KubeContext != "" {
+		c = append(c, "--kube-context", env.KubeContext)
+	}
+	return c
+}
+
 func (b *planner) releaseJobs(needs []string) []*Job {
 	create := Command{"skiff", "release", "create", "--tag", "$" + VarTag}
 	if b.build {
 		create = append(create, "-a", BuildOutput)
 	}
-	create = append(create, "--changelog-output", ReleaseNotes)
-	link := "$CI_PROJECT_URL/container_registry"
-	if b.p.Skiff != nil && b.p.Skiff.Release != nil && b.p.Skiff.Release.URL != "" {
-		link = b.p.Skiff.Release.URL
-	}
+	create = append(create, "--changelog-output", ReleaseNotes, "--dotenv", ReleaseDotenv)
 	jobs := []*Job{{
-		Name:   JobRelease,
-		Stage:  "release",
-		Needs:  needs,
-		Script: []Command{create},
-		Rules:  []Rule{{On: Tag}},
-		Release: &Release{
-			TagName:         "$" + VarTag,
-			Name:            b.app + " $" + VarTag,
-			DescriptionFile: ReleaseNotes,
-			Links:           []Link{{Name: b.app + " $" + VarTag + " (OCI release artifact)", URL: link, Type: "package"}},
-		},
+		Name:           JobRelease,
+		Stage:          "release",
+		Needs:          needs,
+		Script:         []Command{create},
+		Rules:          []Rule{{On: Tag}},
+		Dotenv:         ReleaseDotenv,
+		Exports:        []string{VarRelease},
+		PublishRelease: true,
 	}}
 	prev := JobRelease
 	for _, d := range []struct {
@@ -371,7 +379,7 @@ func (b *planner) releaseJobs(needs []string) []*Job {
 		if d.env == nil {
 			continue
 		}
-		cmd := Command{"skiff", "env", "deploy", d.env.Name, "--release", "$" + VarTag}
+		cmd := withKubeContext(Command{"skiff", "env", "deploy", d.env.Name, "--release", "$" + VarRelease}, d.env)
 		rule := Rule{On: Tag}
 		if d.stage == "production" {
 			// The only manual job of the tag pipeline: a blocking gate.
@@ -379,6 +387,10 @@ func (b *planner) releaseJobs(needs []string) []*Job {
 			rule.When = Manual
 		}
 		cmd = append(cmd, "--dotenv", DeployDotenv)
+		var exports []string
+		if d.stage == "staging" {
+			exports = []string{VarRelease} // production deploys what staging did
+		}
 		jobs = append(jobs, &Job{
 			Name:          d.env.Name,
 			Stage:         d.stage,
@@ -386,6 +398,7 @@ func (b *planner) releaseJobs(needs []string) []*Job {
 			Script:        []Command{cmd},
 			Rules:         []Rule{rule},
 			Dotenv:        DeployDotenv,
+			Exports:       exports,
 			Environment:   &Environment{Name: d.env.Name, URL: d.env.URL, Action: Start, Tier: d.stage, Protected: d.env.Protected},
 			ResourceGroup: d.env.Name,
 		})

@@ -55,9 +55,9 @@ func TestExampleGraph(t *testing.T) {
 		"build:release": `skiff build -p production -t "$CI_COMMIT_TAG" --file-output build.json`,
 		"review":        `skiff env deploy review --ref "$CI_COMMIT_REF_NAME" -a build.json --dotenv deploy.env`,
 		"stop_review":   `skiff env stop review --ref "$CI_COMMIT_REF_NAME" --app myapp`,
-		"release":       `skiff release create --tag "$CI_COMMIT_TAG" -a build.json --changelog-output release-notes.md`,
-		"staging":       `skiff env deploy staging --release "$CI_COMMIT_TAG" --dotenv deploy.env`,
-		"production":    `skiff env deploy production --release "$CI_COMMIT_TAG" --approve --dotenv deploy.env`,
+		"release":       `skiff release create --tag "$CI_COMMIT_TAG" -a build.json --changelog-output release-notes.md --dotenv release.env`,
+		"staging":       `skiff env deploy staging --release "$SKIFF_RELEASE" --dotenv deploy.env`,
+		"production":    `skiff env deploy production --release "$SKIFF_RELEASE" --approve --dotenv deploy.env`,
 		"gc":            "skiff env gc",
 	}
 	for job, want := range cmds {

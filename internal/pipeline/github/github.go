@@ -185,11 +185,37 @@ func (w workflow) job(g *pipeline.Graph, j *pipeline.Job) (*ciyaml.Map, error) {
 		}
 		m.Set("concurrency", ciyaml.NewMap().Set("group", group).Set("cancel-in-progress", false))
 	}
-	if len(j.Variables) > 0 {
-		m.Set("env", sortedMap(j.Variables))
+	if len(j.Exports) > 0 && j.Dotenv != "" {
+		outputs := ciyaml.NewMap()
+		for _, v := range j.Exports {
+			outputs.Set(v, "${{ steps."+deployStep+".outputs."+v+" }}")
+		}
+		m.Set("outputs", outputs)
+	}
+	if env := jobEnv(g, j); len(env) > 0 {
+		m.Set("env", sortedMap(env))
 	}
 	m.Set("steps", w.steps(g, j))
 	return m, nil
+}
+
+// jobEnv is j's variables plus the exports of the jobs it needs, which
+// GitHub passes on only as job outputs.
+func jobEnv(g *pipeline.Graph, j *pipeline.Job) map[string]string {
+	env := maps.Clone(j.Variables)
+	for _, n := range j.Needs {
+		need := g.Job(n)
+		if need == nil {
+			continue
+		}
+		for _, v := range need.Exports {
+			if env == nil {
+				env = map[string]string{}
+			}
+			env[v] = "${{ needs." + jobID(n) + ".outputs." + v + " }}"
+		}
+	}
+	return env
 }
 
 func (w workflow) steps(g *pipeline.Graph, j *pipeline.Job) *yaml.Node {

@@ -128,6 +128,11 @@ func job(g *pipeline.Graph, j *pipeline.Job, cond map[pipeline.Event]string) (*c
 	}
 	var script []string
 	for _, c := range j.Script {
+		if j.PublishRelease && slices.Equal(c[:min(3, len(c))], pipeline.Command{"skiff", "release", "create"}) {
+			// GitLab's release keyword needs release-cli in the job's image;
+			// skiff's image has only skiff, which calls the Releases API.
+			c = append(slices.Clone(c), "--gitlab-release")
+		}
 		script = append(script, c.String())
 	}
 	m.Set("script", ciyaml.Seq(script...))
@@ -146,9 +151,6 @@ func job(g *pipeline.Graph, j *pipeline.Job, cond map[pipeline.Event]string) (*c
 			a.Set("reports", ciyaml.NewMap().Set("dotenv", j.Dotenv))
 		}
 		m.Set("artifacts", a)
-	}
-	if r := j.Release; r != nil {
-		m.Set("release", release(r))
 	}
 	return m, nil
 }
@@ -172,20 +174,6 @@ func environment(j *pipeline.Job) *ciyaml.Map {
 		m.Set("auto_stop_in", humanDuration(e.AutoStopIn))
 	}
 	m.SetIf("deployment_tier", e.Tier)
-	return m
-}
-
-func release(r *pipeline.Release) *ciyaml.Map {
-	m := ciyaml.NewMap().Set("tag_name", r.TagName).SetIf("name", r.Name)
-	// A path in the project directory: GitLab uses the file's content.
-	m.Set("description", "./"+r.DescriptionFile)
-	if len(r.Links) > 0 {
-		var links []*yaml.Node
-		for _, l := range r.Links {
-			links = append(links, ciyaml.NewMap().Set("name", l.Name).Set("url", l.URL).SetIf("link_type", l.Type).Node())
-		}
-		m.Set("assets", ciyaml.NewMap().Set("links", ciyaml.List(links...)))
-	}
 	return m
 }
 

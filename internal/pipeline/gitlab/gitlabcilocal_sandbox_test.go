@@ -40,11 +40,12 @@ func TestGitLabCILocalPipelinesOnSandbox(t *testing.T) {
 			_ = client.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
 		}
 	})
-	sandboxVars := []string{
+	api := newReleasesAPI(t, "test-job-token")
+	sandboxVars := append([]string{
 		"--variable", "SKAFFOLD_DEFAULT_REPO=" + e.Registry() + "/" + app,
 		"--variable", "KUBECONFIG=" + e.Kubeconfig(),
 		"--variable", "BASE_IMAGE=" + e.BaseImage(),
-	}
+	}, api.vars...)
 	run := func(s scenario, manual string) string {
 		args := append([]string{"--force-shell-executor", "--no-color", "--manual", manual}, sandboxVars...)
 		return gitlabCILocal(t, repo, append(args, s.args()...)...)
@@ -74,6 +75,9 @@ func TestGitLabCILocalPipelinesOnSandbox(t *testing.T) {
 
 	out = run(tag, "production")
 	passed(out, "unit", "integration", "functional", "build:release", "release", "staging", "production")
+	if got := api.released(); !slices.Equal(got, []string{"v1.0.0"}) {
+		t.Errorf("the release job asked GitLab's Releases API for releases %v, want [v1.0.0]", got)
+	}
 	for _, ns := range []string{app + "-staging", app} {
 		dep, err := client.AppsV1().Deployments(ns).Get(context.Background(), "myapp", metav1.GetOptions{})
 		if err != nil {
@@ -93,11 +97,15 @@ func TestGitLabCILocalPipelinesOnSandbox(t *testing.T) {
 }
 
 // sandboxExampleRepo is the example project renamed to app (so its
-// namespaces are the test's own), with its .gitlab-ci.yml regenerated.
-func sandboxExampleRepo(t *testing.T, skiff, app string) string {
+// namespaces are the test's own), changed by edits, with its
+// .gitlab-ci.yml regenerated.
+func sandboxExampleRepo(t *testing.T, skiff, app string, edits ...func(files map[string][]byte)) string {
 	t.Helper()
 	files := pipelinetest.ExampleFiles(t, projects[0].dir)
 	pipelinetest.RenameApp(files, app)
+	for _, edit := range edits {
+		edit(files)
+	}
 	dir := t.TempDir()
 	pipelinetest.WriteFiles(t, dir, files)
 	gen := exec.Command(skiff, "ci", "gitlab")

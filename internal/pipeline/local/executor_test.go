@@ -55,11 +55,22 @@ func (f *fakeRunner) Run(ctx context.Context, c Cmd) error {
 
 // succeed is a fake that writes the files skiff build would write.
 func succeed(_ context.Context, line string, c Cmd) error {
-	if strings.HasPrefix(line, "skiff build") {
+	switch {
+	case strings.HasPrefix(line, "skiff build"):
 		return os.WriteFile(filepath.Join(c.Dir, pipeline.BuildOutput), []byte(`{"builds":[]}`), 0o644)
+	case strings.HasPrefix(line, "skiff release create"):
+		// What skiff release create --dotenv writes: the release by digest.
+		return os.WriteFile(filepath.Join(c.Dir, pipeline.ReleaseDotenv), []byte(pipeline.VarRelease+"="+fakeRelease+"\n"), 0o644)
+	case strings.HasPrefix(line, "skiff env deploy") && slices.Contains(c.Args, "--release"):
+		// A deploy of a release reports the release it deployed.
+		rel := c.Args[slices.Index(c.Args, "--release")+1]
+		return os.WriteFile(filepath.Join(c.Dir, pipeline.DeployDotenv), []byte("SKIFF_NAMESPACE=x\n"+pipeline.VarRelease+"="+rel+"\n"), 0o644)
 	}
 	return nil
 }
+
+// fakeRelease is the release the fake skiff release create reports.
+const fakeRelease = "registry.example/app/releases@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 func exampleGraph(t *testing.T) *pipeline.Graph {
 	t.Helper()
@@ -218,8 +229,15 @@ func TestProductionGate(t *testing.T) {
 			t.Errorf("job states (-want +got):\n%s", diff)
 		}
 		last := f.calls[len(f.calls)-1]
-		if got := strings.Join(last.Args[1:], " "); got != "env deploy production --release v1.0.0 --approve --dotenv deploy.env" {
+		// Production deploys the digest the release job reported (passed
+		// on through staging's dotenv report), not the tag.
+		if got := strings.Join(last.Args[1:], " "); got != "env deploy production --release "+fakeRelease+" --approve --dotenv deploy.env" {
 			t.Errorf("last command %q", got)
+		}
+		for _, c := range f.calls {
+			if slices.Contains(c.Args, "staging") && !slices.Contains(c.Args, fakeRelease) {
+				t.Errorf("staging did not deploy the release job's digest: %v", c.Args)
+			}
 		}
 		if v := getenv(last.Env, "CI_JOB_MANUAL"); v != "true" {
 			t.Errorf("CI_JOB_MANUAL = %q in an approved manual job", v)

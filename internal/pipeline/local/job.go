@@ -150,7 +150,33 @@ func (r *run) variables(j *pipeline.Job) map[string]string {
 			v[k] = os.Expand(vars[k], lookup)
 		}
 	}
+	// As in GitLab, the dotenv reports of the jobs j needs come last: they
+	// win over the pipeline's and the job's variables.
+	for _, n := range j.Needs {
+		if need := r.g.Job(n); need != nil && need.Dotenv != "" {
+			for k, val := range readDotenv(filepath.Join(r.artifactDir(n), need.Dotenv)) {
+				v[k] = val
+			}
+		}
+	}
 	return v
+}
+
+// readDotenv reads a dotenv report's KEY=VALUE lines; a missing file is
+// an empty report (a job may write none).
+func readDotenv(path string) map[string]string {
+	vars := map[string]string{}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return vars
+	}
+	for line := range strings.Lines(string(data)) {
+		line = strings.TrimSpace(line)
+		if k, val, ok := strings.Cut(line, "="); ok && k != "" && !strings.HasPrefix(line, "#") {
+			vars[k] = val
+		}
+	}
+	return vars
 }
 
 // environ is base without its CI_* variables (a pipeline run inside a CI job
@@ -196,6 +222,13 @@ func (r *run) artifactDir(job string) string {
 }
 
 func (r *run) saveArtifacts(j *pipeline.Job) error {
+	if j.Dotenv != "" {
+		if src := filepath.Join(r.opts.Dir, j.Dotenv); fileExists(src) {
+			if err := copyTree(src, filepath.Join(r.artifactDir(j.Name), j.Dotenv)); err != nil {
+				return fmt.Errorf("keeping dotenv report %s: %w", j.Dotenv, err)
+			}
+		}
+	}
 	for _, p := range j.Artifacts {
 		src := filepath.Join(r.opts.Dir, p)
 		if _, err := os.Stat(src); err != nil {
@@ -218,6 +251,11 @@ func (r *run) restoreArtifacts(j *pipeline.Job) error {
 		}
 	}
 	return nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // copyTree copies a file, or a directory's regular files, to dst.
