@@ -138,12 +138,12 @@ type BuildConfig struct {
 	BuildType          `yaml:",inline"`
 }
 
-// BuildType says where images are built; skiff always builds in-process.
-// build.cluster is accepted with a warning (issue 13 will build there).
+// BuildType says where images are built: in-process on this machine
+// (local, the default) or in pods of a cluster (cluster).
 type BuildType struct {
-	LocalBuild       *LocalBuild `yaml:"local,omitempty" skiff:"oneOf=build"`
-	GoogleCloudBuild Any         `yaml:"googleCloudBuild,omitempty" skiff:"oneOf=build,unsupported=Google Cloud Build is not supported; skiff builds in-process without a daemon"`
-	Cluster          Any         `yaml:"cluster,omitempty" skiff:"oneOf=build,ignored=skiff builds every artifact in-process on this machine, not in a cluster pod"`
+	LocalBuild       *LocalBuild     `yaml:"local,omitempty" skiff:"oneOf=build"`
+	GoogleCloudBuild Any             `yaml:"googleCloudBuild,omitempty" skiff:"oneOf=build,unsupported=Google Cloud Build is not supported; skiff builds in-process without a daemon"`
+	Cluster          *ClusterDetails `yaml:"cluster,omitempty" skiff:"oneOf=build"`
 }
 
 // LocalBuild configures building on this machine.

@@ -50,10 +50,12 @@ func (p *Project) DeploySettings() DeploySettings {
 	return s
 }
 
-// BuildSettings are build.local's settings, merged over modules.
+// BuildSettings are build.local's settings, merged over modules, and
+// build.cluster of the last module that sets it.
 type BuildSettings struct {
 	Push        *bool
 	Concurrency *int
+	Cluster     *ClusterDetails
 }
 
 // BuildSettings merges the modules' build.local sections (see the rule
@@ -61,6 +63,9 @@ type BuildSettings struct {
 func (p *Project) BuildSettings() BuildSettings {
 	var s BuildSettings
 	for _, c := range p.Configs {
+		if c.Build.Cluster != nil {
+			s.Cluster = c.Build.Cluster
+		}
 		if lb := c.Build.LocalBuild; lb != nil {
 			if lb.Push != nil {
 				s.Push = lb.Push
