@@ -61,6 +61,10 @@ type Options struct {
 	Allow     dockerbuild.Entitlements
 
 	Registry *oci.Client
+	// Dockerfiles, when set, builds the docker and kaniko artifacts instead
+	// of the in-process builder (the cluster builder: build.cluster, skiff
+	// build --cluster); custom artifacts still run here.
+	Dockerfiles Builder
 	// Events receives progress; called from several goroutines, serialized.
 	Events func(Event)
 }
@@ -143,6 +147,9 @@ func Run(ctx context.Context, targets []Target, opts Options) ([]artifact.Build,
 	builderFor := func(a *config.Artifact) (Builder, error) {
 		if a.CustomArtifact != nil {
 			return &customBuilder{push: opts.Push, registry: opts.Registry}, nil
+		}
+		if opts.Dockerfiles != nil {
+			return opts.Dockerfiles, nil
 		}
 		if docker == nil {
 			var err error

@@ -78,20 +78,44 @@ func (d *dockerfileBuilder) epoch(spec DockerSpec) (*time.Time, error) {
 }
 
 func (d *dockerfileBuilder) Build(ctx context.Context, a *config.Artifact, ref name.Tag, deps map[string]string, emit func(Event)) (Built, error) {
+	spec, ok := Spec(a)
+	if !ok {
+		return Built{}, fmt.Errorf("artifact %s has no Dockerfile to build", a.ImageName)
+	}
+	for alias, r := range deps {
+		spec.BuildArgs[alias] = r
+	}
+	return d.buildSpec(ctx, spec, ref, emit)
+}
+
+// BuildSpec builds one Dockerfile build to ref in-process, with the
+// options' registry, caches, isolation and push settings; it is what the
+// cluster builder's pod runs. Requires' references are already in
+// spec.BuildArgs. Progress goes to opts.Events.
+func BuildSpec(ctx context.Context, spec DockerSpec, ref name.Tag, opts Options) (Built, error) {
+	if opts.Registry == nil {
+		opts.Registry = oci.New(oci.Options{})
+	}
+	d, err := newDockerfileBuilder(opts)
+	if err != nil {
+		return Built{}, err
+	}
+	emit := func(e Event) {
+		if opts.Events != nil {
+			opts.Events(e)
+		}
+	}
+	return d.buildSpec(ctx, spec, ref, emit)
+}
+
+func (d *dockerfileBuilder) buildSpec(ctx context.Context, spec DockerSpec, ref name.Tag, emit func(Event)) (Built, error) {
 	// skiff cleanup --local waits for this shared lock to be released.
 	unlock, err := cache.Lock(ctx, d.cacheDir, false)
 	if err != nil {
 		return Built{}, err
 	}
 	defer unlock()
-	spec, ok := Spec(a)
-	if !ok {
-		return Built{}, fmt.Errorf("artifact %s has no Dockerfile to build", a.ImageName)
-	}
 	args := spec.BuildArgs
-	for alias, r := range deps {
-		args[alias] = r
-	}
 	secrets, cleanup, err := d.secrets(spec.Secrets)
 	if err != nil {
 		return Built{}, err
@@ -137,7 +161,7 @@ func (d *dockerfileBuilder) Build(ctx context.Context, a *config.Artifact, ref n
 			return Built{}, err
 		}
 		built.Pushed = pr.Pushed
-		d.putCacheIndex(ctx, used, dig, emit, a.ImageName)
+		d.putCacheIndex(ctx, used, dig, emit, ref.Context().Name())
 	case d.opts.OutputDir != "":
 		if err := d.writeLayout(img, ref); err != nil {
 			return Built{}, err
