@@ -2,17 +2,10 @@ package image_test
 
 import (
 	"archive/tar"
-	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,69 +16,19 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/skiff-dev/skiff/internal/artifact"
 	"github.com/skiff-dev/skiff/internal/testenv"
 )
 
-// version and commit are what the tests' image is labelled with.
 const (
-	version = "v0.0.1-test"
-	commit  = "0123456789abcdef0123456789abcdef01234567"
+	version = testenv.SkiffImageVersion
+	commit  = testenv.SkiffImageCommit
 )
-
-var image struct {
-	once sync.Once
-	ref  string
-	err  error
-}
-
-// makeImage runs hack/image/build (what make image runs) once per test
-// binary into a repository of its own and returns the pushed reference
-// (repo:tag@digest).
-func makeImage(t *testing.T, env *testenv.Env) string {
-	t.Helper()
-	image.once.Do(func() { image.ref, image.err = buildImage(env) })
-	if image.err != nil {
-		t.Fatal(image.err)
-	}
-	return image.ref
-}
-
-func buildImage(env *testenv.Env) (string, error) {
-	repo := env.Registry() + "/test/image-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "/skiff"
-	dir, err := os.MkdirTemp("", "skiff-image-test-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(env.Root(), "hack/image/build"), repo)
-	cmd.Env = append(os.Environ(), "VERSION="+version, "COMMIT="+commit, "IMAGE_DIR="+dir)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("hack/image/build: %w\n%s", err, out)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "build.json"))
-	if err != nil {
-		return "", err
-	}
-	var f artifact.File
-	if err := json.Unmarshal(b, &f); err != nil || len(f.Builds) != 1 {
-		return "", fmt.Errorf("artifacts file %s: %v", b, err)
-	}
-	ref := f.Builds[0].Tag
-	if !strings.HasPrefix(ref, repo+":"+version+"@sha256:") {
-		return "", fmt.Errorf("pushed %s, want %s:%s@sha256:…", ref, repo, version)
-	}
-	return ref, nil
-}
 
 // The image holds what the issue asks for and nothing pulled from outside:
 // one layer FROM scratch, root in /workspace, the version labels.
 func TestImageContents(t *testing.T) {
 	env := testenv.Require(t)
-	ref := makeImage(t, env)
+	ref := env.SkiffImage(t)
 	r, err := name.ParseReference(ref, name.Insecure)
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +83,7 @@ func TestImageContents(t *testing.T) {
 // isolation and pushes to the sandbox registry.
 func TestImageRunsOnTheRealNode(t *testing.T) {
 	env, node := testenv.RequireRealNode(t)
-	ref := makeImage(t, env)
+	ref := env.SkiffImage(t)
 	ns := env.Namespace(t, "image")
 
 	pod, logs := node.RunPod(t, ns, imagePod("version", ref, nil, "skiff version"), 3*time.Minute)
