@@ -39,6 +39,7 @@ type buildFlags struct {
 	secrets        []string
 	snapshotter    string
 	iso            isolationFlags
+	cl             clusterFlags
 }
 
 func (f *buildFlags) add(fl *pflag.FlagSet) {
@@ -57,6 +58,7 @@ func (f *buildFlags) add(fl *pflag.FlagSet) {
 	fl.StringVar(&f.snapshotter, "snapshotter", "", "overlay or walk (default: overlay when the kernel allows it)")
 	_ = fl.MarkHidden("snapshotter")
 	f.iso.add(fl)
+	f.cl.add(fl)
 }
 
 func (f *buildFlags) validate() error {
@@ -66,7 +68,10 @@ func (f *buildFlags) validate() error {
 	if f.snapshotter != "" && f.snapshotter != "overlay" && f.snapshotter != "walk" {
 		return usageError("--snapshotter %q: use overlay or walk", f.snapshotter)
 	}
-	return f.iso.validate()
+	if err := f.iso.validate(); err != nil {
+		return err
+	}
+	return f.cl.validate()
 }
 
 // buildOptions are skiff build's.
@@ -99,7 +104,7 @@ func newBuildCmd(s *session) *cobra.Command {
 func (o *buildOptions) Validate() error { return o.flags.validate() }
 
 func (o *buildOptions) isolation() (*session, *isolationFlags, string, bool) {
-	return o.s, &o.flags.iso, o.flags.cacheDir, !o.flags.dryRun
+	return o.s, &o.flags.iso, o.flags.cacheDir, !o.flags.dryRun && !o.flags.cl.cluster
 }
 
 func (o *buildOptions) Run(ctx context.Context) error {
@@ -154,6 +159,26 @@ func (s *session) build(ctx context.Context, p *config.Project, f *buildFlags) (
 		opts.Concurrency = 1
 		if settings.Concurrency != nil {
 			opts.Concurrency = *settings.Concurrency
+		}
+	}
+	if !opts.DryRun {
+		cb, err := s.clusterBuilder(p, f, opts)
+		if err != nil {
+			return nil, err
+		}
+		if cb != nil {
+			defer func() {
+				if err := cb.Close(); err != nil {
+					s.warn("%v", err)
+				}
+			}()
+			opts.Dockerfiles = cb
+			if f.concurrency < 0 {
+				opts.Concurrency = 0 // build.cluster.concurrency bounds the pods
+			}
+			if !opts.Push {
+				return nil, usageError("--push=false: cluster builds push from their pods; there is nothing to export locally")
+			}
 		}
 	}
 	if !opts.Push && opts.OutputDir == "" && !opts.DryRun {

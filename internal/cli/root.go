@@ -182,6 +182,7 @@ func NewRootCommand(streams Streams) *cobra.Command {
 		newCleanupCmd(s),
 		newLoginCmd(s),
 		newUICmd(s),
+		newBuildWorkerCmd(s),
 	)
 	return root
 }
