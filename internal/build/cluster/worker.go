@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/skiff-dev/skiff/internal/build"
+	"github.com/skiff-dev/skiff/internal/build/dockerbuild"
 	"github.com/skiff-dev/skiff/internal/oci"
 )
 
@@ -77,6 +78,9 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, dir, userAgent stri
 		Events: func(e build.Event) {
 			switch {
 			case e.Kind == build.ArtifactStep && e.Step != nil:
+				if e.Step.Kind == dockerbuild.Warning && e.Step.Text == dockerbuild.ContainerNote {
+					return // the build pod is the container made for the build
+				}
 				_ = w.send(message{Step: e.Step})
 			case e.Kind == build.ArtifactWarning:
 				_ = w.send(message{Warning: e.Text})
