@@ -3,8 +3,6 @@ package hostile
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -59,22 +57,7 @@ func ContainerBuild() func(ctx context.Context, t *testing.T, dir, repo string) 
 		if b, _ := os.ReadFile("/etc/hosts"); string(b) != string(hostsBefore) {
 			t.Errorf("the build changed the runtime's /etc/hosts: %q", b)
 		}
-		if err != nil {
-			o.ErrorLine = errorLine(o.Output)
-			return o
-		}
-		b, err := os.ReadFile(filepath.Join(ws, "artifacts.json"))
-		if err != nil {
-			o.Err = err
-			return o
-		}
-		var a struct{ Builds []struct{ Tag string } }
-		if err := json.Unmarshal(b, &a); err != nil || len(a.Builds) != 1 {
-			o.Err = errors.New("unreadable artifacts file: " + string(b))
-			return o
-		}
-		o.Image = a.Builds[0].Tag
-		return o
+		return o.finish(err, filepath.Join(ws, "artifacts.json"))
 	}
 }
 

@@ -54,23 +54,30 @@ func SkiffBuild(inv Invocation) func(ctx context.Context, t *testing.T, dir, rep
 				o.MaxRSS = ru.Maxrss << 10
 			}
 		}
-		if err != nil {
-			o.ErrorLine = errorLine(o.Output)
-			return o
-		}
-		b, err := os.ReadFile(out)
-		if err != nil {
-			o.Err = err
-			return o
-		}
-		var a struct{ Builds []struct{ Tag string } }
-		if err := json.Unmarshal(b, &a); err != nil || len(a.Builds) != 1 {
-			o.Err = errors.New("unreadable artifacts file: " + string(b))
-			return o
-		}
-		o.Image = a.Builds[0].Tag
+		return o.finish(err, out)
+	}
+}
+
+// finish completes o from the build's error and its artifacts file: the
+// line the user was shown for a failed build, the pushed image of one
+// that succeeded.
+func (o Outcome) finish(err error, artifacts string) Outcome {
+	if err != nil {
+		o.ErrorLine = errorLine(o.Output)
 		return o
 	}
+	b, err := os.ReadFile(artifacts)
+	if err != nil {
+		o.Err = err
+		return o
+	}
+	var a struct{ Builds []struct{ Tag string } }
+	if err := json.Unmarshal(b, &a); err != nil || len(a.Builds) != 1 {
+		o.Err = errors.New("unreadable artifacts file: " + string(b))
+		return o
+	}
+	o.Image = a.Builds[0].Tag
+	return o
 }
 
 // errorLine is the line skiff printed its error on ("skiff: ..."), with
