@@ -64,6 +64,9 @@ func scanDir(host, rel string, prot *Protected, out map[string]fileState, kids m
 			r = rel + "/" + n
 		}
 		s := stateOf(&st, p)
+		if s.isDir {
+			s.birth = birthAt(fd, n)
+		}
 		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
 			k, err := unix.Readlinkat(fd, n, buf[:])
 			if err != nil {
@@ -84,6 +87,33 @@ func scanDir(host, rel string, prot *Protected, out map[string]fileState, kids m
 	return nil
 }
 
+// sameDir reports whether two states of a directory are the same
+// directory: the same inode, made at the same time.
+func sameDir(a, b fileState) bool { return a.ino == b.ino && a.birth == b.birth }
+
+// birthAt is the creation time of name in the directory dirfd (AT_FDCWD:
+// name is a path) in nanoseconds, 0 when the file system does not record
+// one. On overlayfs it is always 0: a directory copied up to the upper
+// layer when first changed reports the upper directory's birth, and would
+// look replaced.
+func birthAt(dirfd int, name string) int64 {
+	var fs unix.Statfs_t
+	var err error
+	if dirfd == unix.AT_FDCWD {
+		err = unix.Statfs(name, &fs)
+	} else {
+		err = unix.Fstatfs(dirfd, &fs)
+	}
+	if err != nil || fs.Type == unix.OVERLAYFS_SUPER_MAGIC {
+		return 0
+	}
+	var stx unix.Statx_t
+	if err := unix.Statx(dirfd, name, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BTIME, &stx); err != nil || stx.Mask&unix.STATX_BTIME == 0 {
+		return 0
+	}
+	return stx.Btime.Sec*1e9 + int64(stx.Btime.Nsec)
+}
+
 func stateOf(st *unix.Stat_t, p oci.Protection) fileState {
 	return fileState{
 		mode: st.Mode, uid: st.Uid, gid: st.Gid, size: st.Size, ino: int64(st.Ino),
@@ -101,7 +131,7 @@ func sameFile(a, b fileState) bool {
 		return false
 	}
 	if a.isDir {
-		return a.ino == b.ino || a.holdsProtected
+		return sameDir(a, b) || a.holdsProtected
 	}
 	if a.size != b.size || a.ino != b.ino || a.link != b.link {
 		return false
@@ -161,7 +191,7 @@ func diffStates(before, after map[string]fileState, cands []string, moved map[st
 		case !ok:
 		case sameFile(old, st):
 			continue
-		case st.isDir && (!old.isDir || (old.ino != st.ino && !st.holdsProtected)):
+		case st.isDir && (!old.isDir || (!sameDir(old, st) && !st.holdsProtected)):
 			opaque[p] = true
 		}
 		entry(p)

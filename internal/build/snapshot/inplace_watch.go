@@ -175,7 +175,8 @@ func (t *Tree) update(dirty map[string]bool) (map[string]fileState, []string, er
 			}
 			mark(dir)
 			ns := stateOf(&st, t.protect.entry(host))
-			if ns.ino != t.state[dir].ino {
+			ns.birth = birthAt(unix.AT_FDCWD, host)
+			if !sameDir(ns, t.state[dir]) {
 				continue // replaced: its parent's listing says so
 			}
 			t.state[dir] = ns
@@ -208,7 +209,7 @@ func (t *Tree) update(dirty map[string]bool) (map[string]fileState, []string, er
 				}
 				continue
 			}
-			if had && prev.isDir && prev.ino == st.ino {
+			if had && prev.isDir && sameDir(prev, st) {
 				continue // its own events say what changed in it
 			}
 			// A directory that appeared (or replaced another): list it all.

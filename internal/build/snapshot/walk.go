@@ -37,6 +37,11 @@ type fileState struct {
 	// scans only).
 	link  string
 	nlink uint32
+	// birth is a directory's creation time where the file system records
+	// one (statx STATX_BTIME; 0 elsewhere): a directory removed and made
+	// again may get the same inode number, and then only this tells the
+	// new one from the old (in-place scans only).
+	birth int64
 	// holdsProtected marks a directory with protected paths below it
 	// (in-place scans only).
 	holdsProtected bool
