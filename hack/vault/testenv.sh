@@ -87,7 +87,12 @@ vault_up() {
 	local i
 	for ((i = 0; i < 300; i++)); do
 		[[ -s $VAULT_STATE/addr ]] && break
-		vault_running || break
+		# Until the inner shell has written the pid file and exec'd, the
+		# process is not yet recognisable as vaultdev: give up only once the
+		# pid file names a process that has gone.
+		if [[ -s $VAULT_STATE/pid && ! -e /proc/$(cat "$VAULT_STATE/pid") ]]; then
+			break
+		fi
 		sleep 0.1
 	done
 	if [[ ! -s $VAULT_STATE/addr ]] || ! "$CTL" wait-http -timeout 30s "http://$(vault_addr)/v1/sys/health"; then
