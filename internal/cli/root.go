@@ -166,6 +166,7 @@ func NewRootCommand(streams Streams) *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(s),
 		newDiagnoseCmd(s),
+		newFixCmd(s),
 		newBuildCmd(s),
 		newTestCmd(s),
 		newRenderCmd(s),

@@ -443,7 +443,11 @@ func checkHeader(doc *yaml.Node, file string) (string, error) {
 			}
 		}
 	case oldSkaffold.MatchString(v):
-		return "", &Error{File: file, Line: av.Line, Column: av.Column, Path: "apiVersion", Msg: fmt.Sprintf("%s is too old for skiff; upgrade the file with `skaffold fix` to skaffold/v3 or later", v)}
+		how := "`skiff fix --overwrite` upgrades it to skaffold/v4beta13"
+		if !strings.HasPrefix(v, "skaffold/v2beta") {
+			how = "upgrade it with Skaffold v1's `skaffold fix` to skaffold/v2beta*, then run `skiff fix --overwrite`"
+		}
+		return "", &Error{File: file, Line: av.Line, Column: av.Column, Path: "apiVersion", Msg: fmt.Sprintf("%s is too old for skiff; %s", v, how)}
 	default:
 		return "", &Error{File: file, Line: av.Line, Column: av.Column, Path: "apiVersion", Msg: fmt.Sprintf("unknown apiVersion %q; use skaffold/v3*, skaffold/v4beta1 … v4beta14, or skiff/v1", v)}
 	}
