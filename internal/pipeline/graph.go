@@ -88,6 +88,11 @@ type Job struct {
 	Exports []string
 	// Variables are set for this job.
 	Variables map[string]string
+	// IDTokens are the JWTs the CI system signs for the job, by the
+	// variable that holds each, with its audience (GitLab's id_tokens):
+	// VAULT_ID_TOKEN when the environment the job deploys logs in to
+	// Vault with the jwt method.
+	IDTokens map[string]string
 	// NoCheckout marks a job that runs without the repository (GitLab's
 	// GIT_STRATEGY: none): it gets everything it needs on the command line.
 	NoCheckout bool

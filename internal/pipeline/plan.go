@@ -322,12 +322,13 @@ func (b *planner) reviewJobs(env *config.Environment, needs []string) []*Job {
 	// by its labels in the cluster.
 	stopCmd := withKubeContext(Command{"skiff", "env", "stop", env.Name, "--ref", "$" + VarRefName, "--app", b.app}, env)
 	return []*Job{{
-		Name:   env.Name,
-		Stage:  "review",
-		Needs:  needs,
-		Script: []Command{deploy},
-		Rules:  []Rule{{On: MergeRequest}},
-		Dotenv: DeployDotenv,
+		Name:     env.Name,
+		Stage:    "review",
+		Needs:    needs,
+		Script:   []Command{deploy},
+		Rules:    []Rule{{On: MergeRequest}},
+		Dotenv:   DeployDotenv,
+		IDTokens: idTokens(env),
 		Environment: &Environment{
 			Name: env.Name, Dynamic: true, URL: env.URL, Action: Start,
 			OnStop: stop, AutoStopIn: ttl, Tier: "development", Protected: env.Protected,
@@ -343,6 +344,28 @@ func (b *planner) reviewJobs(env *config.Environment, needs []string) []*Job {
 		ResourceGroup: group,
 		NoCheckout:    true,
 	}}
+}
+
+// VarVaultIDToken is the variable skiff reads the JWT for Vault's jwt auth
+// method from; the deploy jobs of such an environment request it.
+const VarVaultIDToken = "VAULT_ID_TOKEN"
+
+// idTokens are the JWTs a job deploying env needs: VAULT_ID_TOKEN with the
+// configured audience (else the Vault address, which is what GitLab's
+// documentation uses) when env logs in to Vault with the jwt method.
+func idTokens(env *config.Environment) map[string]string {
+	v := env.Vault
+	if v == nil || v.Auth.Method != "jwt" {
+		return nil
+	}
+	aud := v.Auth.Audience
+	if aud == "" {
+		aud = v.Address
+	}
+	if aud == "" {
+		aud = "$VAULT_ADDR"
+	}
+	return map[string]string{VarVaultIDToken: aud}
 }
 
 // withKubeContext selects env's kubeContext on the command line: in GitLab
@@ -399,6 +422,7 @@ func (b *planner) releaseJobs(needs []string) []*Job {
 			Rules:         []Rule{rule},
 			Dotenv:        DeployDotenv,
 			Exports:       exports,
+			IDTokens:      idTokens(d.env),
 			Environment:   &Environment{Name: d.env.Name, URL: d.env.URL, Action: Start, Tier: d.stage, Protected: d.env.Protected},
 			ResourceGroup: d.env.Name,
 		})

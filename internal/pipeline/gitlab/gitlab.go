@@ -126,6 +126,15 @@ func job(g *pipeline.Graph, j *pipeline.Job, cond map[pipeline.Event]string) (*c
 	if len(vars) > 0 {
 		m.Set("variables", sortedMap(vars))
 	}
+	if len(j.IDTokens) > 0 {
+		// GitLab signs a JWT per entry with that audience, in the variable
+		// of its name: what Vault's jwt auth method logs in with.
+		tokens := ciyaml.NewMap()
+		for _, name := range slices.Sorted(maps.Keys(j.IDTokens)) {
+			tokens.Set(name, ciyaml.NewMap().Set("aud", j.IDTokens[name]))
+		}
+		m.Set("id_tokens", tokens)
+	}
 	var script []string
 	for _, c := range j.Script {
 		if j.PublishRelease && slices.Equal(c[:min(3, len(c))], pipeline.Command{"skiff", "release", "create"}) {
