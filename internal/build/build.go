@@ -67,6 +67,9 @@ type Options struct {
 	Dockerfiles Builder
 	// Events receives progress; called from several goroutines, serialized.
 	Events func(Event)
+	// Wrap, when set, decorates the builder of each artifact (the
+	// artifacts' lifecycle hooks run around its builds this way).
+	Wrap func(Builder) Builder
 }
 
 // EventKind says what an Event reports.
@@ -203,6 +206,9 @@ func Run(ctx context.Context, targets []Target, opts Options) ([]artifact.Build,
 			b, err := builderFor(a)
 			if err != nil {
 				return err
+			}
+			if opts.Wrap != nil {
+				b = opts.Wrap(b)
 			}
 			start := time.Now()
 			emit(Event{Kind: ArtifactStarted, Artifact: a.ImageName, Tag: tags[i].String()})

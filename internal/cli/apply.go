@@ -12,6 +12,7 @@ import (
 	"github.com/skiff-dev/skiff/internal/apply"
 	"github.com/skiff-dev/skiff/internal/config"
 	"github.com/skiff-dev/skiff/internal/gitinfo"
+	"github.com/skiff-dev/skiff/internal/hooks"
 	"github.com/skiff-dev/skiff/internal/kube"
 	"github.com/skiff-dev/skiff/internal/manifest"
 )
@@ -153,11 +154,21 @@ func (s *session) applyProject(ctx context.Context, p *config.Project, flags *ap
 	if err != nil {
 		return nil, opts, err
 	}
+	var hr *hooks.Runner
+	if p != nil {
+		hr = s.hookRunner(p, c)
+		if err := runDeployHooks(ctx, hr, p, hooks.PreDeploy, c.Target.Context, opts.Namespace, objs); err != nil {
+			return c, opts, err
+		}
+	}
 	prog := newProgress(s.streams.Err)
 	opts.OnEvent = prog.event
 	res, err := applier.Apply(ctx, objs, opts)
 	prog.done()
-	return c, opts, s.reportApply(flags.output, opts, res, err)
+	if err := s.reportApply(flags.output, opts, res, err); err != nil || p == nil {
+		return c, opts, err
+	}
+	return c, opts, runDeployHooks(ctx, hr, p, hooks.PostDeploy, c.Target.Context, opts.Namespace, objs)
 }
 
 // reportApply prints an apply's (or rollback's) change set on stdout and

@@ -186,6 +186,7 @@ func (s *session) build(ctx context.Context, p *config.Project, f *buildFlags) (
 	}
 	pr := &buildProgress{w: s.streams.Err, quiet: f.quiet, verbose: s.verbose()}
 	opts.Events = pr.event
+	opts.Wrap = s.wrapBuildHooks(p, opts.Push)
 	return build.Run(ctx, targets, opts)
 }
 

@@ -239,7 +239,11 @@ func (s *session) render(ctx context.Context, p *config.Project, reg *oci.Client
 	if err != nil {
 		return nil, err
 	}
-	res, err := render.Render(ctx, opts)
+	var res *render.Result
+	err = s.withRenderHooks(ctx, p, r.namespace, func() (err error) {
+		res, err = render.Render(ctx, opts)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -166,15 +167,19 @@ func (o *devOptions) Run(ctx context.Context) error {
 	pr := &buildProgress{w: s.streams.Err, verbose: s.verbose()}
 	printer := newDevPrinter(s.streams, ns)
 	fmt.Fprintf(s.streams.Err, "skiff dev: %s into namespace %s (context %s)\n", app, ns, c.Target.Context)
+	renderer := &devRenderer{s: s, namespace: ns, scoper: scoper}
+	renderer.last.Store(p)
+	hk := &devHooks{runner: s.hookRunner(p, c), project: renderer.last.Load, kubeContext: c.Target.Context, namespace: ns}
 	r := &dev.Runner{
-		Options:  opts,
-		Project:  p,
-		Load:     s.project,
-		Builder:  &devBuilder{s: s, cacheArtifacts: o.cacheArtifacts, iso: &o.iso, events: pr.event},
-		Renderer: &devRenderer{s: s, namespace: ns, scoper: scoper},
-		Deployer: &dev.ClusterDeployer{Clients: c, Options: aopts},
-		Cluster:  &dev.Cluster{Config: c.Target.Config, Client: c.Core},
-		Input:    s.streams.In,
+		Options:   opts,
+		Project:   p,
+		Load:      s.project,
+		Builder:   &devBuilder{s: s, cacheArtifacts: o.cacheArtifacts, iso: &o.iso, events: pr.event},
+		Renderer:  renderer,
+		Deployer:  &hookedDeployer{Deployer: &dev.ClusterDeployer{Clients: c, Options: aopts}, hooks: hk},
+		SyncHooks: hk.sync,
+		Cluster:   &dev.Cluster{Config: c.Target.Config, Client: c.Core},
+		Input:     s.streams.In,
 		Events: func(e dev.Event) {
 			prog.done() // end a live status block
 			printer.event(e)
@@ -229,6 +234,7 @@ func (b *devBuilder) Build(ctx context.Context, p *config.Project, arts []*confi
 	if settings.Concurrency != nil {
 		opts.Concurrency = *settings.Concurrency
 	}
+	opts.Wrap = b.s.wrapBuildHooks(p, opts.Push)
 	return build.Run(ctx, build.Select(p, build.Artifacts(arts)), opts)
 }
 
@@ -237,14 +243,21 @@ type devRenderer struct {
 	s         *session
 	namespace string
 	scoper    render.Scoper
+	// last is the project last rendered, which the hooks follow.
+	last atomic.Pointer[config.Project]
 }
 
 func (r *devRenderer) Render(ctx context.Context, p *config.Project, builds []artifact.Build) ([]manifest.Object, error) {
+	r.last.Store(p)
 	opts, err := r.s.renderOptions(p, r.s.registry(p), renderRequest{builds: builds, namespace: r.namespace, scoper: r.scoper})
 	if err != nil {
 		return nil, err
 	}
-	res, err := render.Render(ctx, opts)
+	var res *render.Result
+	err = r.s.withRenderHooks(ctx, p, r.namespace, func() (err error) {
+		res, err = render.Render(ctx, opts)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

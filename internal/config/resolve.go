@@ -275,3 +275,7 @@ func (p *Project) Name() string {
 	}
 	return name
 }
+
+// ErrorAt is an error at a field path of c's effective document (e.g.
+// "manifests.hooks.before[0]"), with the line and column of that field.
+func (c *Config) ErrorAt(path, msg string) error { return configErrorAt(c, path, msg) }

@@ -202,7 +202,7 @@ type Artifact struct {
 	Sync           *Sync  `yaml:"sync,omitempty"`
 	ArtifactType   `yaml:",inline"`
 	Dependencies   []*ArtifactDependency `yaml:"requires,omitempty"`
-	LifecycleHooks Any                   `yaml:"hooks,omitempty" skiff:"unsupported=lifecycle hooks are not supported"`
+	LifecycleHooks BuildHooks            `yaml:"hooks,omitempty"`
 	Platforms      []string              `yaml:"platforms,omitempty" skiff:"enum=linux/amd64"`
 	RuntimeType    string                `yaml:"runtimeType,omitempty" skiff:"ignored=skiff has no debug mode"`
 }
@@ -329,7 +329,7 @@ type Sync struct {
 	Manual         []*SyncRule `yaml:"manual,omitempty" skiff:"oneOf=sync"`
 	Infer          []string    `yaml:"infer,omitempty" skiff:"oneOf=sync"`
 	Auto           *bool       `yaml:"auto,omitempty" skiff:"oneOf=sync,unsupported=auto sync needs jib or buildpacks; use manual or infer"`
-	LifecycleHooks Any         `yaml:"hooks,omitempty" skiff:"unsupported=lifecycle hooks are not supported"`
+	LifecycleHooks SyncHooks   `yaml:"hooks,omitempty"`
 }
 
 // SyncRule maps local files to a container path.
@@ -365,12 +365,12 @@ type RenderConfig struct {
 
 // Generate lists the sources of the manifests.
 type Generate struct {
-	RawK8s          []string   `yaml:"rawYaml,omitempty" skiff:"path"`
-	RemoteManifests []Any      `yaml:"remoteManifests,omitempty" skiff:"unsupported=remote manifests are not supported"`
-	Kustomize       *Kustomize `yaml:"kustomize,omitempty"`
-	Helm            *Helm      `yaml:"helm,omitempty"`
-	Kpt             []string   `yaml:"kpt,omitempty" skiff:"unsupported=kpt is not supported; use kustomize or rawYaml"`
-	LifecycleHooks  Any        `yaml:"hooks,omitempty" skiff:"unsupported=lifecycle hooks are not supported"`
+	RawK8s          []string    `yaml:"rawYaml,omitempty" skiff:"path"`
+	RemoteManifests []Any       `yaml:"remoteManifests,omitempty" skiff:"unsupported=remote manifests are not supported"`
+	Kustomize       *Kustomize  `yaml:"kustomize,omitempty"`
+	Helm            *Helm       `yaml:"helm,omitempty"`
+	Kpt             []string    `yaml:"kpt,omitempty" skiff:"unsupported=kpt is not supported; use kustomize or rawYaml"`
+	LifecycleHooks  RenderHooks `yaml:"hooks,omitempty"`
 }
 
 // Kustomize renders kustomization directories.
@@ -444,7 +444,7 @@ type KubectlDeploy struct {
 	Flags            KubectlFlags `yaml:"flags,omitempty"`
 	RemoteManifests  []string     `yaml:"remoteManifests,omitempty" skiff:"unsupported=remote manifests are not supported"`
 	DefaultNamespace *string      `yaml:"defaultNamespace,omitempty" skiff:"template"`
-	LifecycleHooks   Any          `yaml:"hooks,omitempty" skiff:"unsupported=lifecycle hooks are not supported"`
+	LifecycleHooks   DeployHooks  `yaml:"hooks,omitempty"`
 }
 
 // KubectlFlags are extra kubectl flags in Skaffold.
@@ -461,7 +461,7 @@ type LegacyHelmDeploy struct {
 	Concurrency    *int            `yaml:"concurrency,omitempty"`
 	Releases       []HelmRelease   `yaml:"releases,omitempty"`
 	Flags          HelmDeployFlags `yaml:"flags,omitempty"`
-	LifecycleHooks Any             `yaml:"hooks,omitempty" skiff:"unsupported=lifecycle hooks are not supported"`
+	LifecycleHooks DeployHooks     `yaml:"hooks,omitempty"`
 }
 
 // LogsConfig configures how container logs are printed.

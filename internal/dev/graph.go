@@ -119,6 +119,9 @@ type SyncPlan struct {
 	Image  string
 	Copy   []FileCopy
 	Delete []string // container paths
+	// Removed are the local files whose removal made Delete (what sync
+	// hooks see as SKAFFOLD_FILES_DELETED).
+	Removed []string
 }
 
 // FileCopy is a local file and its path in the container.
@@ -192,6 +195,9 @@ func (g *Graph) Decide(changes []Change) Plan {
 		}
 		sp := SyncPlan{Image: n.Image()}
 		for _, h := range hits[n] {
+			if h.change.Removed {
+				sp.Removed = append(sp.Removed, h.change.Path)
+			}
 			for _, d := range h.dests {
 				if h.change.Removed {
 					sp.Delete = append(sp.Delete, d)

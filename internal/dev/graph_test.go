@@ -66,7 +66,7 @@ func TestDecide(t *testing.T) {
 			changes: []Change{{Path: at("web/static/a.html")}, {Path: at("web/static/old.html"), Removed: true}},
 			want: Plan{
 				Changed: []string{at("web/static/a.html"), at("web/static/old.html")},
-				Sync:    []SyncPlan{{Image: "web", Copy: []FileCopy{{Local: at("web/static/a.html"), Dest: "/srv/static/a.html"}}, Delete: []string{"/srv/static/old.html"}}},
+				Sync:    []SyncPlan{{Image: "web", Copy: []FileCopy{{Local: at("web/static/a.html"), Dest: "/srv/static/a.html"}}, Delete: []string{"/srv/static/old.html"}, Removed: []string{at("web/static/old.html")}}},
 			},
 		},
 		{

@@ -81,6 +81,10 @@ type Runner struct {
 	// CleanupContext is the context of the cleanup after the session's
 	// context ended (default: 5 minutes, whatever the session's context).
 	CleanupContext func() (context.Context, context.CancelFunc)
+	// SyncHooks, when set, runs an artifact's sync hooks before (before is
+	// true) and after its files are synced into the containers running
+	// ref. A failing before hook stops that sync.
+	SyncHooks func(ctx context.Context, before bool, sp SyncPlan, ref string) error
 }
 
 // Run builds and deploys everything once, then acts on changes until ctx
@@ -305,9 +309,20 @@ func (s *session) sync(ctx context.Context, sp SyncPlan) {
 		return
 	}
 	start := time.Now()
+	if s.r.SyncHooks != nil {
+		if err := s.r.SyncHooks(ctx, true, sp, b.Tag); err != nil {
+			s.emit(Event{Kind: SyncFailed, Err: fmt.Errorf("%s: %w", sp.Image, err)})
+			return
+		}
+	}
 	if err := s.exec.syncTo(ctx, sp, containers); err != nil {
 		rebuild(err)
 		return
+	}
+	if s.r.SyncHooks != nil {
+		if err := s.r.SyncHooks(ctx, false, sp, b.Tag); err != nil {
+			s.emit(Event{Kind: SyncFailed, Err: fmt.Errorf("%s: %w", sp.Image, err)})
+		}
 	}
 	s.stale[sp.Image] = true
 	res := &SyncResult{Image: sp.Image, Copied: len(sp.Copy), Deleted: len(sp.Delete)}
@@ -330,6 +345,7 @@ func mergeSync(pending, next []SyncPlan, rebuilt map[string]bool) []SyncPlan {
 			if out[i].Image == sp.Image {
 				out[i].Copy = append(out[i].Copy, sp.Copy...)
 				out[i].Delete = append(out[i].Delete, sp.Delete...)
+				out[i].Removed = append(out[i].Removed, sp.Removed...)
 				merged = true
 			}
 		}

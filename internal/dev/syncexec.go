@@ -13,13 +13,11 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
-	//lint:ignore SA1019 client-go v0.37's spdy and portforward still return these types
-	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/remotecommand"
 	utilexec "k8s.io/utils/exec"
+
+	"github.com/skiff-dev/skiff/internal/kube"
 )
 
 // Container is one running container of a pod.
@@ -37,24 +35,8 @@ type execer struct {
 }
 
 func (e *execer) exec(ctx context.Context, c Container, cmd []string, stdin io.Reader) error {
-	req := e.client.CoreV1().RESTClient().Post().Resource("pods").Namespace(c.Namespace).Name(c.Pod).SubResource("exec").
-		VersionedParams(&corev1.PodExecOptions{Container: c.Name, Command: cmd, Stdin: stdin != nil, Stdout: true, Stderr: true}, scheme.ParameterCodec)
-	spdy, err := remotecommand.NewSPDYExecutor(e.config, "POST", req.URL())
-	if err != nil {
-		return err
-	}
-	ws, err := remotecommand.NewWebSocketExecutor(e.config, "GET", req.URL().String())
-	if err != nil {
-		return err
-	}
-	ex, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
-		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
-	})
-	if err != nil {
-		return err
-	}
 	var stdout, stderr bytes.Buffer // written concurrently: one each
-	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: stdin, Stdout: &stdout, Stderr: &stderr})
+	err := kube.Exec(ctx, e.config, e.client, c.Namespace, c.Pod, c.Name, cmd, stdin, &stdout, &stderr)
 	var exit utilexec.ExitError
 	if err != nil && !errors.As(err, &exit) && ctx.Err() == nil {
 		// The command ran and failed, or it never started: the runtime
