@@ -19,14 +19,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	//lint:ignore SA1019 client-go v0.37's spdy still returns these error types
-	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
-	"k8s.io/client-go/tools/remotecommand"
 	"k8s.io/client-go/transport/spdy"
 
 	"github.com/skiff-dev/skiff/internal/testenv"
@@ -227,24 +223,8 @@ func podReady(p *corev1.Pod) bool {
 
 // execIn runs cmd in the pod's first container and returns its stdout.
 func execIn(ctx context.Context, cfg *rest.Config, cs kubernetes.Interface, ns, pod string, cmd []string, stdin io.Reader) (string, error) {
-	req := cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("exec").
-		VersionedParams(&corev1.PodExecOptions{Command: cmd, Stdin: stdin != nil, Stdout: true, Stderr: true}, scheme.ParameterCodec)
-	// WebSocket first, as kubectl and skiff do: SPDY can lose the end of
-	// stdin when it half-closes the stream (seen here: an empty file).
-	spdyEx, err := remotecommand.NewSPDYExecutor(cfg, http.MethodPost, req.URL())
-	if err != nil {
-		return "", err
-	}
-	ws, err := remotecommand.NewWebSocketExecutor(cfg, http.MethodGet, req.URL().String())
-	if err != nil {
-		return "", err
-	}
-	ex, err := remotecommand.NewFallbackExecutor(ws, spdyEx, httpstream.IsUpgradeFailure)
-	if err != nil {
-		return "", err
-	}
 	var stdout, stderr bytes.Buffer
-	if err := ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: stdin, Stdout: &stdout, Stderr: &stderr}); err != nil {
+	if err := testenv.Exec(ctx, cfg, cs, ns, pod, cmd, stdin, &stdout, &stderr); err != nil {
 		return stdout.String(), fmt.Errorf("%v: %w (stderr %q)", cmd, err, stderr.String())
 	}
 	return stdout.String(), nil

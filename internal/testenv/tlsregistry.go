@@ -11,6 +11,7 @@ const (
 	KeyTLSRegistry        = "SKIFF_TEST_TLS_REGISTRY"
 	KeyTokenRegistry      = "SKIFF_TEST_TOKEN_REGISTRY"
 	KeyMTLSRegistry       = "SKIFF_TEST_MTLS_REGISTRY"
+	KeyTokenService       = "SKIFF_TEST_TOKEN_SERVICE"
 	KeyRegistryCA         = "SKIFF_TEST_REGISTRY_CA"
 	KeyRegistryClientCert = "SKIFF_TEST_REGISTRY_CLIENT_CERT"
 	KeyRegistryClientKey  = "SKIFF_TEST_REGISTRY_CLIENT_KEY"
@@ -19,9 +20,19 @@ const (
 	KeyRegistryJobToken   = "SKIFF_TEST_REGISTRY_JOB_TOKEN"
 )
 
+// Keys of the same registries and token service as the real node's pods
+// reach them, on its bridge address; empty without the real node.
+const (
+	KeyTLSRegistryForPods   = "SKIFF_TEST_TLS_REGISTRY_FOR_PODS"
+	KeyTokenRegistryForPods = "SKIFF_TEST_TOKEN_REGISTRY_FOR_PODS"
+	KeyMTLSRegistryForPods  = "SKIFF_TEST_MTLS_REGISTRY_FOR_PODS"
+	KeyTokenServiceForPods  = "SKIFF_TEST_TOKEN_SERVICE_FOR_PODS"
+)
+
 // TLSRegistries are the sandbox's TLS registries: the same distribution
 // registry as Registry, served over TLS with a certificate for 127.0.0.1
-// signed by a CA the sandbox made (not in the system roots).
+// (and the real node's bridge address) signed by a CA the sandbox made (not
+// in the system roots).
 type TLSRegistries struct {
 	// Basic requires HTTP basic auth (htpasswd).
 	Basic string
@@ -39,6 +50,16 @@ type TLSRegistries struct {
 	// JobToken is the password of the user gitlab-ci-token, as GitLab's
 	// CI_JOB_TOKEN is.
 	JobToken string
+	// TokenService is the token service Token sends clients to.
+	TokenService string
+}
+
+// TLSRegistriesForPods are the sandbox's TLS registries as pods on the real
+// node reach them: the same storage, users, CA and ports, on the node's
+// bridge address (which the server certificate names); the token
+// registry's realm is the token service's bridge address.
+type TLSRegistriesForPods struct {
+	Basic, Token, MTLS, TokenService string
 }
 
 // TLSRegistries returns the sandbox's TLS registries; it fails the test
@@ -49,6 +70,7 @@ func (e *Env) TLSRegistries(t testing.TB) *TLSRegistries {
 		Basic: e.Var(KeyTLSRegistry), Token: e.Var(KeyTokenRegistry), MTLS: e.Var(KeyMTLSRegistry),
 		CA: e.Var(KeyRegistryCA), ClientCert: e.Var(KeyRegistryClientCert), ClientKey: e.Var(KeyRegistryClientKey),
 		User: e.Var(KeyRegistryUser), Password: e.Var(KeyRegistryPassword), JobToken: e.Var(KeyRegistryJobToken),
+		TokenService: e.Var(KeyTokenService),
 	}
 	for k, v := range map[string]string{KeyTLSRegistry: r.Basic, KeyTokenRegistry: r.Token, KeyMTLSRegistry: r.MTLS, KeyRegistryCA: r.CA, KeyRegistryPassword: r.Password, KeyRegistryJobToken: r.JobToken} {
 		if v == "" {
@@ -59,6 +81,21 @@ func (e *Env) TLSRegistries(t testing.TB) *TLSRegistries {
 		t.Fatalf("the sandbox's registry CA: %v; run hack/testenv up", err)
 	}
 	return r
+}
+
+// TLSRegistriesForPods returns the TLS registries as the real node's pods reach them; it
+// fails the test when the sandbox has no real node or was started by an
+// older hack/testenv.
+func (e *Env) TLSRegistriesForPods(t testing.TB) *TLSRegistriesForPods {
+	t.Helper()
+	p := &TLSRegistriesForPods{
+		Basic: e.Var(KeyTLSRegistryForPods), Token: e.Var(KeyTokenRegistryForPods),
+		MTLS: e.Var(KeyMTLSRegistryForPods), TokenService: e.Var(KeyTokenServiceForPods),
+	}
+	if p.Basic == "" || p.Token == "" || p.MTLS == "" || p.TokenService == "" {
+		t.Fatalf("%s has no %s: the sandbox runs without the real node, or was started by an older hack/testenv; run hack/testenv up as root", EnvFile, KeyTokenRegistryForPods)
+	}
+	return p
 }
 
 // RequireTLSRegistries is Require followed by TLSRegistries.

@@ -34,7 +34,7 @@ type command struct {
 var commands = map[string]command{
 	"freeport":            {"freeport [-n N] [-prefer PORT]", runFreePort},
 	"wait-http":           {"wait-http -timeout D [-ca F [-cert F -key F]] URL", runWaitHTTP},
-	"registry-pki":        {"registry-pki -dir DIR", runRegistryPKI},
+	"registry-pki":        {"registry-pki -dir DIR [-ip IP]...", runRegistryPKI},
 	"token-server":        {"token-server -listen ADDR -tls-cert F -tls-key F -cert F -key F -htpasswd F -issuer I -service S", runTokenServer},
 	"push-base":           {"push-base -busybox PATH REF", runPushBase},
 	"stages":              {"stages -kubeconfig K -timeout D FILE...", runStages},

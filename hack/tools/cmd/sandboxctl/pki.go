@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
@@ -15,6 +16,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,7 +25,9 @@ import (
 
 // runRegistryPKI writes what the sandbox's TLS registries need into -dir,
 // unless it is there already: a CA (ca.crt, ca.key); a server certificate
-// for 127.0.0.1 and localhost signed by it (server.crt, server.key); a
+// for 127.0.0.1, localhost and each -ip address (the real node's bridge,
+// where pods reach the registries) signed by it (server.crt, server.key,
+// made again with the same CA when the -ip addresses change); a
 // client certificate (client.cert, client.key, Docker's certs.d names) for
 // the registry that requires one; the token service's signing pair
 // (token.crt, token.key); and the users: an htpasswd file with bcrypt
@@ -33,14 +37,25 @@ import (
 func runRegistryPKI(_ context.Context, args []string) error {
 	fs := newFlags("registry-pki")
 	dir := fs.String("dir", "", "directory to write into")
+	var ips []string
+	fs.Func("ip", "another IP address of the server certificate (repeatable)", func(v string) error {
+		if net.ParseIP(v) == nil {
+			return fmt.Errorf("%q is not an IP address", v)
+		}
+		ips = append(ips, v)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *dir == "" {
 		return errors.New("-dir is required")
 	}
+	server := certSpec{cn: "127.0.0.1", hosts: append([]string{"127.0.0.1", "localhost", "::1"}, ips...), usage: x509.ExtKeyUsageServerAuth}
 	if _, err := os.Stat(filepath.Join(*dir, "users")); err == nil {
-		return nil // complete: users is written last
+		// Complete (users is written last); the server certificate may be
+		// for other addresses.
+		return ensureServerCert(*dir, server)
 	}
 	if err := os.MkdirAll(*dir, 0o755); err != nil {
 		return err
@@ -56,7 +71,7 @@ func runRegistryPKI(_ context.Context, args []string) error {
 		crt, key string
 		spec     certSpec
 	}{
-		{"server.crt", "server.key", certSpec{cn: "127.0.0.1", hosts: []string{"127.0.0.1", "localhost", "::1"}, usage: x509.ExtKeyUsageServerAuth}},
+		{"server.crt", "server.key", server},
 		{"client.cert", "client.key", certSpec{cn: "skiff testenv client", usage: x509.ExtKeyUsageClientAuth}},
 		{"token.crt", "token.key", certSpec{cn: "skiff testenv token signer"}},
 	}
@@ -86,6 +101,62 @@ func runRegistryPKI(_ context.Context, args []string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(*dir, "users"), []byte(users.String()), 0o600)
+}
+
+// ensureServerCert makes server.crt again, signed by the CA in dir, unless
+// it names exactly spec's hosts.
+func ensureServerCert(dir string, spec certSpec) error {
+	if c, err := readCert(filepath.Join(dir, "server.crt")); err == nil && sameHosts(c, spec.hosts) {
+		return nil
+	}
+	ca, err := readCert(filepath.Join(dir, "ca.crt"))
+	if err != nil {
+		return err
+	}
+	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key"))
+	if err != nil {
+		return err
+	}
+	caKey, ok := pair.PrivateKey.(*ecdsa.PrivateKey)
+	if !ok {
+		return fmt.Errorf("%s: not an ECDSA key", filepath.Join(dir, "ca.key"))
+	}
+	c, k, err := newCert(spec, ca, caKey)
+	if err != nil {
+		return err
+	}
+	return writePair(dir, "server.crt", "server.key", c, k)
+}
+
+func readCert(file string) (*x509.Certificate, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("%s: no PEM certificate", file)
+	}
+	return x509.ParseCertificate(block.Bytes)
+}
+
+// sameHosts tells whether c is for exactly hosts (names and IPs).
+func sameHosts(c *x509.Certificate, hosts []string) bool {
+	var have []string
+	have = append(have, c.DNSNames...)
+	for _, ip := range c.IPAddresses {
+		have = append(have, ip.String())
+	}
+	want := make([]string, 0, len(hosts))
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			h = ip.String()
+		}
+		want = append(want, h)
+	}
+	slices.Sort(have)
+	slices.Sort(want)
+	return slices.Equal(slices.Compact(have), slices.Compact(want))
 }
 
 type certSpec struct {

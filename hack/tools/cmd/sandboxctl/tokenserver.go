@@ -30,7 +30,7 @@ import (
 // gets the actions it asks for; a missing or wrong password gets 401.
 func runTokenServer(ctx context.Context, args []string) error {
 	fs := newFlags("token-server")
-	listen := fs.String("listen", "", "address to listen on (127.0.0.1:PORT)")
+	listen := fs.String("listen", "", "address to listen on (127.0.0.1:PORT, or the real node's bridge address)")
 	tlsCert := fs.String("tls-cert", "", "TLS server certificate")
 	tlsKey := fs.String("tls-key", "", "TLS server key")
 	signCert := fs.String("cert", "", "token signing certificate")
@@ -50,8 +50,8 @@ func runTokenServer(ctx context.Context, args []string) error {
 		return err
 	}
 	host, _, err := net.SplitHostPort(*listen)
-	if err != nil || net.ParseIP(host) == nil || !net.ParseIP(host).IsLoopback() {
-		return fmt.Errorf("-listen %q: want a loopback address with a port", *listen)
+	if err != nil || !sandboxAddr(net.ParseIP(host)) {
+		return fmt.Errorf("-listen %q: want a loopback address or one of the real node's bridge (198.18.0.0/15), with a port", *listen)
 	}
 	l, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -73,6 +73,15 @@ func runTokenServer(ctx context.Context, args []string) error {
 		return err
 	}
 	return nil
+}
+
+// bridges is the range of the real node's bridges (hack/testenv.d/node.bash).
+var bridges = &net.IPNet{IP: net.IPv4(198, 18, 0, 0), Mask: net.CIDRMask(15, 32)}
+
+// sandboxAddr tells whether ip is one the sandbox may listen on: loopback,
+// or an address of a real node's bridge, which only that node's pods reach.
+func sandboxAddr(ip net.IP) bool {
+	return ip != nil && (ip.IsLoopback() || bridges.Contains(ip))
 }
 
 type tokenService struct {
