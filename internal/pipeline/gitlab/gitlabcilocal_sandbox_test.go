@@ -50,17 +50,8 @@ func TestGitLabCILocalPipelinesOnSandbox(t *testing.T) {
 		args := append([]string{"--force-shell-executor", "--no-color", "--manual", manual}, sandboxVars...)
 		return gitlabCILocal(t, repo, append(args, s.args()...)...)
 	}
-	passed := func(out string, jobs ...string) {
-		t.Helper()
-		for _, job := range jobs {
-			if !regexp.MustCompile(`(?m)^\s*PASS\s+` + regexp.QuoteMeta(job) + `\s*$`).MatchString(out) {
-				t.Errorf("job %s did not pass under gitlab-ci-local:\n%s", job, out)
-			}
-		}
-	}
-
 	out := run(mergeRequest, "stop_review")
-	passed(out, "unit", "integration", "functional", "build:review", "review", "stop_review")
+	assertPassed(t, out, "unit", "integration", "functional", "build:review", "review", "stop_review")
 	for _, want := range []string{"$ skiff build -p development --file-output build.json", "$ skiff env deploy review", "$ skiff env stop review"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("merge-request pipeline did not run %q", want)
@@ -74,7 +65,7 @@ func TestGitLabCILocalPipelinesOnSandbox(t *testing.T) {
 	}
 
 	out = run(tag, "production")
-	passed(out, "unit", "integration", "functional", "build:release", "release", "staging", "production")
+	assertPassed(t, out, "unit", "integration", "functional", "build:release", "release", "staging", "production")
 	if got := api.released(); !slices.Equal(got, []string{"v1.0.0"}) {
 		t.Errorf("the release job asked GitLab's Releases API for releases %v, want [v1.0.0]", got)
 	}
@@ -93,6 +84,16 @@ func TestGitLabCILocalPipelinesOnSandbox(t *testing.T) {
 	gated := gitlabCILocal(t, repo, append(append([]string{"--force-shell-executor", "--no-color"}, sandboxVars...), tag.args()...)...)
 	if regexp.MustCompile(`(?m)^\s*PASS\s+production\s*$`).MatchString(gated) {
 		t.Errorf("production ran without being started by hand:\n%s", gated)
+	}
+}
+
+// assertPassed checks that gitlab-ci-local's output says each of jobs passed.
+func assertPassed(t *testing.T, out string, jobs ...string) {
+	t.Helper()
+	for _, job := range jobs {
+		if !regexp.MustCompile(`(?m)^\s*PASS\s+` + regexp.QuoteMeta(job) + `\s*$`).MatchString(out) {
+			t.Errorf("job %s did not pass under gitlab-ci-local:\n%s", job, out)
+		}
 	}
 }
 

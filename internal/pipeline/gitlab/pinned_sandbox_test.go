@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -35,36 +36,16 @@ func TestGitLabCILocalPinnedPromotion(t *testing.T) {
 	client := e.Clientset(t)
 	app := fmt.Sprintf("gcp%06x", rand.IntN(1<<24))
 	const agent = "skiff-dev/deploy:sandbox-agent"
-	repo := sandboxExampleRepo(t, skiff, app, func(files map[string][]byte) {
-		files["skiff.yaml"] = []byte(strings.ReplaceAll(string(files["skiff.yaml"]),
-			"    onFailure: rollback\n", "    onFailure: rollback\n    kubeContext: \""+agent+"\"\n"))
-	})
-	if ci := string(mustRead(t, filepath.Join(repo, ".gitlab-ci.yml"))); strings.Count(ci, "--kube-context "+agent) != 2 {
-		t.Fatalf("the staging and production jobs do not select --kube-context %s:\n%s", agent, ci)
+	repo := sandboxExampleRepo(t, skiff, app, withKubeContext(agent))
+	if ci := string(mustRead(t, filepath.Join(repo, ".gitlab-ci.yml"))); strings.Count(ci, "--kube-context "+agent) != 4 {
+		t.Fatalf("the review, stop_review, staging and production jobs do not select --kube-context %s:\n%s", agent, ci)
 	}
 	t.Cleanup(func() {
 		for _, ns := range []string{app + "-staging", app} {
 			_ = client.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
 		}
 	})
-	certs := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(certs, r.Token), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(certs, r.Token, "ca.crt"), mustRead(t, r.CA), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	defaultRepo := r.Token + "/" + app
-	jobEnv := map[string]string{
-		"SKAFFOLD_DEFAULT_REPO": defaultRepo, "KUBECONFIG": e.AgentKubeconfig(t, agent), "BASE_IMAGE": e.BaseImage(),
-		"GITLAB_CI": "true", "CI_REGISTRY": r.Token, "CI_REGISTRY_IMAGE": defaultRepo,
-		"CI_REGISTRY_USER": "gitlab-ci-token", "CI_REGISTRY_PASSWORD": r.JobToken,
-		"SKIFF_REGISTRY_CERTS_DIR": certs,
-	}
-	args := []string{"--force-shell-executor", "--no-color"}
-	for _, k := range slices.Sorted(maps.Keys(jobEnv)) {
-		args = append(args, "--variable", k+"="+jobEnv[k])
-	}
+	jobEnv, args := tlsJobEnv(t, e, r, app, agent)
 	api := newReleasesAPI(t, r.JobToken)
 	args = append(append(args, api.vars...), tag.args()...)
 	var logs strings.Builder
@@ -107,11 +88,56 @@ func TestGitLabCILocalPinnedPromotion(t *testing.T) {
 	if got := api.released(); !slices.Equal(got, []string{"v1.0.0"}) {
 		t.Errorf("the release job asked GitLab's Releases API for releases %v, want [v1.0.0]", got)
 	}
-	if strings.Contains(logs.String(), r.JobToken) {
+	noJobToken(t, repo, logs.String(), r.JobToken)
+}
+
+// withKubeContext makes every environment of the example select the
+// kubeconfig context agent (a GitLab agent's: path/to/project:agent).
+func withKubeContext(agent string) func(files map[string][]byte) {
+	return func(files map[string][]byte) {
+		files["skiff.yaml"] = []byte(regexp.MustCompile(`(?m)^    onFailure: (\w+)\n`).
+			ReplaceAllString(string(files["skiff.yaml"]), "    onFailure: $1\n    kubeContext: \""+agent+"\"\n"))
+	}
+}
+
+// tlsJobEnv is what a GitLab job has, for gitlab-ci-local's shell
+// executor: images and releases in the sandbox's TLS registry with token
+// auth (CI_REGISTRY, CI_REGISTRY_USER gitlab-ci-token with the job token,
+// its CA in a certs.d directory), the cluster through a KUBECONFIG whose
+// only working context is agent. It returns the variables and
+// gitlab-ci-local's arguments for them.
+func tlsJobEnv(t *testing.T, e *testenv.Env, r *testenv.TLSRegistries, app, agent string) (map[string]string, []string) {
+	t.Helper()
+	certs := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(certs, r.Token), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(certs, r.Token, "ca.crt"), mustRead(t, r.CA), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defaultRepo := r.Token + "/" + app
+	jobEnv := map[string]string{
+		"SKAFFOLD_DEFAULT_REPO": defaultRepo, "KUBECONFIG": e.AgentKubeconfig(t, agent), "BASE_IMAGE": e.BaseImage(),
+		"GITLAB_CI": "true", "CI_REGISTRY": r.Token, "CI_REGISTRY_IMAGE": defaultRepo,
+		"CI_REGISTRY_USER": "gitlab-ci-token", "CI_REGISTRY_PASSWORD": r.JobToken,
+		"SKIFF_REGISTRY_CERTS_DIR": certs,
+	}
+	args := []string{"--force-shell-executor", "--no-color"}
+	for _, k := range slices.Sorted(maps.Keys(jobEnv)) {
+		args = append(args, "--variable", k+"="+jobEnv[k])
+	}
+	return jobEnv, args
+}
+
+// noJobToken checks that neither the job logs nor a file gitlab-ci-local
+// kept of a job shows token.
+func noJobToken(t *testing.T, repo, logs, token string) {
+	t.Helper()
+	if strings.Contains(logs, token) {
 		t.Error("a job log shows the job token")
 	}
 	_ = filepath.WalkDir(filepath.Join(repo, ".gitlab-ci-local", "artifacts"), func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.Contains(string(mustRead(t, p)), r.JobToken) {
+		if err == nil && !d.IsDir() && strings.Contains(string(mustRead(t, p)), token) {
 			t.Errorf("the kept artifact %s holds the job token", p)
 		}
 		return nil

@@ -20,16 +20,26 @@ type releasesAPI struct {
 
 func newReleasesAPI(t *testing.T, token string) *releasesAPI {
 	t.Helper()
-	const project = "7"
 	api := &releasesAPI{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(api.handler(token))
+	t.Cleanup(srv.Close)
+	api.vars = []string{"--variable", "CI_API_V4_URL=" + srv.URL + "/api/v4", "--variable", "CI_PROJECT_ID=" + releasesProject, "--variable", "CI_JOB_TOKEN=" + token}
+	return api
+}
+
+// releasesProject is the project id the stand-in serves.
+const releasesProject = "7"
+
+// handler serves POST /api/v4/projects/<releasesProject>/releases.
+func (api *releasesAPI) handler(token string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			TagName string `json:"tag_name"`
 		}
 		switch {
 		case r.Header.Get("JOB-TOKEN") != token:
 			http.Error(w, `{"message":"401 Unauthorized"}`, http.StatusUnauthorized)
-		case r.Method != http.MethodPost || r.URL.Path != "/api/v4/projects/"+project+"/releases":
+		case r.Method != http.MethodPost || r.URL.Path != "/api/v4/projects/"+releasesProject+"/releases":
 			http.Error(w, `{"error":"404 Not Found"}`, http.StatusNotFound)
 		case json.NewDecoder(r.Body).Decode(&body) != nil || body.TagName == "":
 			http.Error(w, `{"error":"tag_name is missing"}`, http.StatusBadRequest)
@@ -40,10 +50,7 @@ func newReleasesAPI(t *testing.T, token string) *releasesAPI {
 			w.WriteHeader(http.StatusCreated)
 			_, _ = w.Write([]byte(`{}`))
 		}
-	}))
-	t.Cleanup(srv.Close)
-	api.vars = []string{"--variable", "CI_API_V4_URL=" + srv.URL + "/api/v4", "--variable", "CI_PROJECT_ID=" + project, "--variable", "CI_JOB_TOKEN=" + token}
-	return api
+	})
 }
 
 // released is the tags the API was asked to release.
