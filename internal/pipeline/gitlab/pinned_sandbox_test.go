@@ -144,6 +144,38 @@ func noJobToken(t *testing.T, repo, logs, token string) {
 	})
 }
 
+// TestGitLabCILocalMergeRequestTLS runs the generated merge-request
+// pipeline, every job, under gitlab-ci-local's shell executor with what
+// TestGitLabCILocalPinnedPromotion gives the tag pipeline's jobs: the TLS
+// token-auth registry with the job token, the cluster only through the
+// agent-named context, which review and stop_review select. The review
+// image is in that registry, stop_review removes the review namespace, and
+// no job log or kept file shows the token.
+func TestGitLabCILocalMergeRequestTLS(t *testing.T) {
+	e, r := testenv.RequireTLSRegistries(t)
+	skiff := skiffOnPath(t)
+	client := e.Clientset(t)
+	app := fmt.Sprintf("gmt%06x", rand.IntN(1<<24))
+	const agent = "skiff-dev/deploy:sandbox-agent"
+	repo := sandboxExampleRepo(t, skiff, app, withKubeContext(agent))
+	// gitlab-ci-local's CI_COMMIT_REF_NAME is the checked-out branch.
+	reviewNS := app + "-main"
+	t.Cleanup(func() {
+		_ = client.CoreV1().Namespaces().Delete(context.Background(), reviewNS, metav1.DeleteOptions{})
+	})
+	_, args := tlsJobEnv(t, e, r, app, agent)
+	out := gitlabCILocal(t, repo, append(append(args, "--manual", "stop_review"), mergeRequest.args()...)...)
+	assertPassed(t, out, "unit", "integration", "functional", "build:review", "review", "stop_review")
+	built := builtImage(t, mustRead(t, findFile(t, filepath.Join(repo, ".gitlab-ci-local"), pipeline.BuildOutput)))
+	if !strings.HasPrefix(built, r.Token+"/"+app+"/myapp:") || !strings.Contains(built, "@sha256:") {
+		t.Errorf("build:review pushed %s, want an image of %s/%s by digest", built, r.Token, app)
+	}
+	if !strings.Contains(out, "Namespace "+reviewNS+" deleted") {
+		t.Errorf("stop_review did not delete the review namespace %s:\n%s", reviewNS, out)
+	}
+	noJobToken(t, repo, out, r.JobToken)
+}
+
 // findFile returns the first file called name under dir.
 func findFile(t *testing.T, dir, name string) string {
 	t.Helper()
