@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
 
+	"github.com/skiff-dev/skiff/internal/kube"
 	"github.com/skiff-dev/skiff/internal/testenv"
 )
 
@@ -224,7 +225,7 @@ func podReady(p *corev1.Pod) bool {
 // execIn runs cmd in the pod's first container and returns its stdout.
 func execIn(ctx context.Context, cfg *rest.Config, cs kubernetes.Interface, ns, pod string, cmd []string, stdin io.Reader) (string, error) {
 	var stdout, stderr bytes.Buffer
-	if err := testenv.Exec(ctx, cfg, cs, ns, pod, cmd, stdin, &stdout, &stderr); err != nil {
+	if err := kube.Exec(ctx, cfg, cs, ns, pod, "", cmd, stdin, &stdout, &stderr); err != nil {
 		return stdout.String(), fmt.Errorf("%v: %w (stderr %q)", cmd, err, stderr.String())
 	}
 	return stdout.String(), nil

@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/skiff-dev/skiff/internal/kube"
 	"github.com/skiff-dev/skiff/internal/testenv"
 )
 
@@ -273,7 +274,7 @@ func (k *k8sRunner) job(t *testing.T, j *ciJob, vars map[string]string, artifact
 
 	var log lockedBuffer
 	run := &jobRun{}
-	err := testenv.Exec(ctx, k.cfg, k.cs, k.ns, name, []string{"sh", "-c", jobShell(j.Script)}, nil, &log, &log)
+	err := kube.Exec(ctx, k.cfg, k.cs, k.ns, name, "build", []string{"sh", "-c", jobShell(j.Script)}, nil, &log, &log)
 	var exit interface{ ExitStatus() int }
 	switch {
 	case errors.As(err, &exit):
@@ -418,7 +419,7 @@ for f do
 done
 [ "$#" = 0 ] || exec tar -cf - "$@"`
 	var out, errOut bytes.Buffer
-	if err := testenv.Exec(t.Context(), k.cfg, k.cs, k.ns, pod, append([]string{"sh", "-c", script, "sh"}, paths...), nil, &out, &errOut); err != nil {
+	if err := kube.Exec(t.Context(), k.cfg, k.cs, k.ns, pod, "build", append([]string{"sh", "-c", script, "sh"}, paths...), nil, &out, &errOut); err != nil {
 		t.Fatalf("reading artifacts %v from pod %s: %v (%s)", paths, pod, err, errOut.String())
 	}
 	files := map[string][]byte{}

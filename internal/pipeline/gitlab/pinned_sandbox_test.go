@@ -31,21 +31,12 @@ import (
 // release job reported by digest (passed on by the dotenv reports), not
 // what the tag names by then. No job log or kept file shows the token.
 func TestGitLabCILocalPinnedPromotion(t *testing.T) {
-	e, r := testenv.RequireTLSRegistries(t)
-	skiff := skiffOnPath(t)
-	client := e.Clientset(t)
-	app := fmt.Sprintf("gcp%06x", rand.IntN(1<<24))
-	const agent = "skiff-dev/deploy:sandbox-agent"
-	repo := sandboxExampleRepo(t, skiff, app, withKubeContext(agent))
-	if ci := string(mustRead(t, filepath.Join(repo, ".gitlab-ci.yml"))); strings.Count(ci, "--kube-context "+agent) != 4 {
-		t.Fatalf("the review, stop_review, staging and production jobs do not select --kube-context %s:\n%s", agent, ci)
+	e, r, app, repo := agentExample(t, "gcp", "-staging", "")
+	skiff, err := exec.LookPath("skiff") // agentExample's, first on PATH
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		for _, ns := range []string{app + "-staging", app} {
-			_ = client.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
-		}
-	})
-	jobEnv, args := tlsJobEnv(t, e, r, app, agent)
+	jobEnv, args := tlsJobEnv(t, e, r, app, sandboxAgent)
 	api := newReleasesAPI(t, r.JobToken)
 	args = append(append(args, api.vars...), tag.args()...)
 	var logs strings.Builder
@@ -89,6 +80,30 @@ func TestGitLabCILocalPinnedPromotion(t *testing.T) {
 		t.Errorf("the release job asked GitLab's Releases API for releases %v, want [v1.0.0]", got)
 	}
 	noJobToken(t, repo, logs.String(), r.JobToken)
+}
+
+// sandboxAgent is the GitLab agent context the agent examples select.
+const sandboxAgent = "skiff-dev/deploy:sandbox-agent"
+
+// agentExample is the example project (its app named prefix and a random
+// suffix) whose environments all select sandboxAgent's context, with
+// skiff on PATH; the namespaces app+suffix are deleted at cleanup.
+func agentExample(t *testing.T, prefix string, suffixes ...string) (*testenv.Env, *testenv.TLSRegistries, string, string) {
+	t.Helper()
+	e, r := testenv.RequireTLSRegistries(t)
+	skiff := skiffOnPath(t)
+	client := e.Clientset(t)
+	app := fmt.Sprintf("%s%06x", prefix, rand.IntN(1<<24))
+	repo := sandboxExampleRepo(t, skiff, app, withKubeContext(sandboxAgent))
+	if ci := string(mustRead(t, filepath.Join(repo, ".gitlab-ci.yml"))); strings.Count(ci, "--kube-context "+sandboxAgent) != 4 {
+		t.Fatalf("the review, stop_review, staging and production jobs do not select --kube-context %s:\n%s", sandboxAgent, ci)
+	}
+	t.Cleanup(func() {
+		for _, suffix := range suffixes {
+			_ = client.CoreV1().Namespaces().Delete(context.Background(), app+suffix, metav1.DeleteOptions{})
+		}
+	})
+	return e, r, app, repo
 }
 
 // withKubeContext makes every environment of the example select the
@@ -152,18 +167,10 @@ func noJobToken(t *testing.T, repo, logs, token string) {
 // image is in that registry, stop_review removes the review namespace, and
 // no job log or kept file shows the token.
 func TestGitLabCILocalMergeRequestTLS(t *testing.T) {
-	e, r := testenv.RequireTLSRegistries(t)
-	skiff := skiffOnPath(t)
-	client := e.Clientset(t)
-	app := fmt.Sprintf("gmt%06x", rand.IntN(1<<24))
-	const agent = "skiff-dev/deploy:sandbox-agent"
-	repo := sandboxExampleRepo(t, skiff, app, withKubeContext(agent))
 	// gitlab-ci-local's CI_COMMIT_REF_NAME is the checked-out branch.
+	e, r, app, repo := agentExample(t, "gmt", "-main")
 	reviewNS := app + "-main"
-	t.Cleanup(func() {
-		_ = client.CoreV1().Namespaces().Delete(context.Background(), reviewNS, metav1.DeleteOptions{})
-	})
-	_, args := tlsJobEnv(t, e, r, app, agent)
+	_, args := tlsJobEnv(t, e, r, app, sandboxAgent)
 	out := gitlabCILocal(t, repo, append(append(args, "--manual", "stop_review"), mergeRequest.args()...)...)
 	assertPassed(t, out, "unit", "integration", "functional", "build:review", "review", "stop_review")
 	built := builtImage(t, mustRead(t, findFile(t, filepath.Join(repo, ".gitlab-ci-local"), pipeline.BuildOutput)))
