@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
@@ -150,7 +151,22 @@ func TestGitLabKubernetesExecutorPipelines(t *testing.T) {
 		return runs
 	}
 
+	// The merge-request pipeline runs in build containers as GitLab
+	// Runner makes them by default (no security context: skiff build
+	// isolates RUN rootless), the tag pipeline in a hardened runner's
+	// (the runtime's seccomp profile, which forbids user namespaces, and no
+	// privilege escalation: container isolation). A hardened runner without
+	// the seccomp profile cannot build yet: auto picks rootless, whose
+	// second exec gains no capabilities under no_new_privs ("making mounts
+	// private: operation not permitted").
+	isolation := func(t *testing.T, run *jobRun, want string) {
+		t.Helper()
+		if !strings.Contains(run.log, "isolation: "+want) {
+			t.Errorf("the build did not run RUN in %s isolation:\n%s", want, run.log)
+		}
+	}
 	t.Run("merge request", func(t *testing.T) {
+		runner.security = nil
 		const ref = "feature/Login_Page" // GitLab's slug (feature-login-page) is not skiff's
 		s := mergeRequest
 		s.vars = maps.Clone(s.vars)
@@ -167,6 +183,7 @@ func TestGitLabKubernetesExecutorPipelines(t *testing.T) {
 			switch job {
 			case "build:review":
 				built = builtImage(t, run.artifacts[pipeline.BuildOutput])
+				isolation(t, run, "rootless")
 			case "review":
 				// Before stop_review removes it: the report is what is deployed.
 				vars := run.dotenv
@@ -197,6 +214,11 @@ func TestGitLabKubernetesExecutorPipelines(t *testing.T) {
 	})
 
 	t.Run("tag", func(t *testing.T) {
+		no := false
+		runner.security = &corev1.SecurityContext{
+			AllowPrivilegeEscalation: &no, Privileged: &no,
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		}
 		s := tag
 		s.vars = maps.Clone(s.vars)
 		maps.Copy(s.vars, map[string]string{
@@ -204,6 +226,7 @@ func TestGitLabKubernetesExecutorPipelines(t *testing.T) {
 			"CI_COMMIT_REF_PROTECTED": "true",
 		})
 		runs := run(t, s, "v1.0.0", nil)
+		isolation(t, runs["build:release"], "container")
 		released := runs["release"].dotenv[pipeline.VarRelease]
 		if !strings.Contains(released, "@sha256:") {
 			t.Fatalf("the release job reported %s=%q, want the release by digest", pipeline.VarRelease, released)

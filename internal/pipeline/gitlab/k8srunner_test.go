@@ -165,6 +165,9 @@ type k8sRunner struct {
 	projectDir string
 	// sources is a tar of the checkout, .git included.
 	sources []byte
+	// security is the build container's security context (nil: none, as
+	// GitLab Runner's default).
+	security *corev1.SecurityContext
 	// masked are variables from a Secret; files are File-type variables:
 	// name → content (the job gets the file's path).
 	masked []string
@@ -331,15 +334,7 @@ exec sleep 1800`
 				Command:         []string{"sh", "-c", setup},
 				WorkingDir:      k.projectDir,
 				Env:             env,
-				// A hardened runner's build container: the runtime's seccomp
-				// profile (Pod Security "restricted" asks for it). Without it
-				// skiff build's auto isolation picks rootless, whose start
-				// fails in such a pod ("making mounts private: operation not
-				// permitted"), instead of container isolation.
-				SecurityContext: &corev1.SecurityContext{
-					AllowPrivilegeEscalation: &no, Privileged: &no,
-					SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-				},
+				SecurityContext: k.security,
 				ReadinessProbe: &corev1.Probe{
 					ProbeHandler:  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"test", "-f", "/job/ready"}}},
 					PeriodSeconds: 1,
