@@ -4,6 +4,9 @@ import (
 	"context"
 
 	"github.com/spf13/cobra"
+
+	"github.com/skiff-dev/skiff/internal/artifact"
+	"github.com/skiff-dev/skiff/internal/build/dockerbuild"
 )
 
 // deployOptions are skiff deploy's: render's image and label flags, then
@@ -13,6 +16,7 @@ type deployOptions struct {
 	apply  applyFlags
 	builds buildsFlags
 	render renderFlags
+	verify bool
 }
 
 func newDeployCmd(s *session) *cobra.Command {
@@ -33,6 +37,7 @@ func newDeployCmd(s *session) *cobra.Command {
 	o.builds.add(fl)
 	o.render.addLabels(fl)
 	o.render.addDigestSource(fl)
+	fl.BoolVar(&o.verify, "verify", false, "run the verify tests after a successful deploy (as skiff verify)")
 	return cmd
 }
 
@@ -55,6 +60,13 @@ func (o *deployOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, _, err = o.s.applyProject(ctx, p, &o.apply, res.Objects)
-	return err
+	c, _, err := o.s.applyProject(ctx, p, &o.apply, res.Objects)
+	if err != nil || !o.verify {
+		return err
+	}
+	builds, err := o.builds.read(o.s.streams.In)
+	if err != nil {
+		return err
+	}
+	return o.s.runVerify(ctx, p, o.s.registry(p), &artifact.File{Builds: builds}, dockerbuild.IsolationAuto, c)
 }

@@ -169,6 +169,7 @@ func NewRootCommand(streams Streams) *cobra.Command {
 		newFixCmd(s),
 		newBuildCmd(s),
 		newTestCmd(s),
+		newVerifyCmd(s),
 		newRenderCmd(s),
 		newApplyCmd(s),
 		newDeployCmd(s),

@@ -18,6 +18,7 @@ type runOptions struct {
 	builds    buildsFlags
 	render    renderFlags
 	skipTests bool
+	verify    bool
 	tail      bool
 }
 
@@ -40,6 +41,7 @@ func newRunCmd(s *session) *cobra.Command {
 	o.builds.add(fl)
 	o.render.addLabels(fl)
 	fl.BoolVar(&o.skipTests, "skip-tests", false, "do not run the configured tests")
+	fl.BoolVar(&o.verify, "verify", true, "run the verify tests after the deploy (as skiff verify)")
 	fl.BoolVar(&o.tail, "tail", false, "stream the logs of the deployed pods until interrupted")
 	return cmd
 }
@@ -86,8 +88,16 @@ func (o *runOptions) Run(ctx context.Context) error {
 		return err
 	}
 	c, opts, err := o.s.applyProject(ctx, p, &o.apply, res.Objects)
-	if err != nil || !o.tail {
+	if err != nil {
 		return err
+	}
+	if o.verify {
+		if err := o.s.runVerify(ctx, p, reg, &artifact.File{Builds: builds}, o.build.iso.mode(), c); err != nil {
+			return err
+		}
+	}
+	if !o.tail {
+		return nil
 	}
 	// Stream the pods' logs until the command's context ends (Ctrl-C),
 	// printed as skiff dev prints them.

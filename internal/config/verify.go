@@ -44,7 +44,7 @@ type KubernetesClusterVerifier struct {
 	Overrides string `yaml:"overrides,omitempty"`
 	// JobManifestPath is a Job manifest to use instead of the generated
 	// one; its first container is replaced by the test's container.
-	JobManifestPath string `yaml:"jobManifestPath,omitempty"`
+	JobManifestPath string `yaml:"jobManifestPath,omitempty" skiff:"path"`
 }
 
 // Action is a custom action (Skaffold's customActions, run by `skaffold

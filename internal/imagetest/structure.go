@@ -15,9 +15,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/skiff-dev/skiff/internal/build/sandbox"
-	"github.com/skiff-dev/skiff/internal/oci"
 )
 
 // Result is the outcome of one test.
@@ -47,17 +45,11 @@ func Structure(ctx context.Context, image string, img v1.Image, suites map[strin
 	if err != nil {
 		return nil, fmt.Errorf("reading the config of %s: %w", image, err)
 	}
-	root, err := os.MkdirTemp(scratch, "rootfs-")
+	root, err := unpack(ctx, image, img, scratch)
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(root)
-	rc := mutate.Extract(img)
-	_, err = oci.Extract(ctx, rc, root, oci.ExtractOptions{})
-	rc.Close()
-	if err != nil {
-		return nil, fmt.Errorf("unpacking %s: %w", image, err)
-	}
 	names := make([]string, 0, len(suites))
 	for n := range suites {
 		names = append(names, n)
