@@ -16,15 +16,14 @@ import (
 	"github.com/skiff-dev/skiff/internal/verify"
 )
 
-// verifyOptions are skaffold verify's flags.
+// verifyOptions are skaffold verify's flags: skiff test's (images and
+// isolation), whose Validate and isolation it shares.
 type verifyOptions struct {
-	s      *session
-	builds buildsFlags
-	iso    isolationFlags
+	testOptions
 }
 
 func newVerifyCmd(s *session) *cobra.Command {
-	o := &verifyOptions{s: s}
+	o := &verifyOptions{testOptions{s: s}}
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Run the verify tests: test containers after a deploy",
@@ -40,17 +39,6 @@ func newVerifyCmd(s *session) *cobra.Command {
 	o.builds.add(cmd.Flags())
 	o.iso.add(cmd.Flags())
 	return cmd
-}
-
-func (o *verifyOptions) Validate() error {
-	if err := o.iso.validate(); err != nil {
-		return err
-	}
-	return o.builds.validate()
-}
-
-func (o *verifyOptions) isolation() (*session, *isolationFlags, string, bool) {
-	return o.s, &o.iso, "", true
 }
 
 func (o *verifyOptions) Run(ctx context.Context) error {

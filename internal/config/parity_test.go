@@ -8,7 +8,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-
 // TestParityEffective loads each project of testdata/parity/effective and
 // compares its effective configuration (what skiff diagnose --yaml-only
 // prints) with effective.yaml.

@@ -90,10 +90,7 @@ func (r *Runner) run(ctx context.Context, c *config.Config, path string, phase P
 // Build runs an artifact's build hooks of phase (PreBuild or PostBuild);
 // path is the hooks' field, e.g. "build.artifacts[0].hooks".
 func (r *Runner) Build(ctx context.Context, c *config.Config, path string, h config.BuildHooks, phase Phase, env BuildEnv) error {
-	list := h.PostHooks
-	if phase.before() {
-		list = h.PreHooks
-	}
+	list := pick(phase, h.PreHooks, h.PostHooks)
 	var steps []step
 	for i := range list {
 		steps = append(steps, step{host: &list[i]})
@@ -104,10 +101,7 @@ func (r *Runner) Build(ctx context.Context, c *config.Config, path string, h con
 // Render runs the manifests' render hooks of phase (PreRender or
 // PostRender).
 func (r *Runner) Render(ctx context.Context, c *config.Config, h config.RenderHooks, phase Phase, env RenderEnv) error {
-	list := h.PostHooks
-	if phase.before() {
-		list = h.PreHooks
-	}
+	list := pick(phase, h.PreHooks, h.PostHooks)
 	var steps []step
 	for _, it := range list {
 		if it.HostHook != nil {
@@ -122,10 +116,7 @@ func (r *Runner) Render(ctx context.Context, c *config.Config, h config.RenderHo
 // running containers of env.Namespaces, once per container and phase for
 // the Runner's lifetime (a dev session).
 func (r *Runner) Deploy(ctx context.Context, c *config.Config, path string, h config.DeployHooks, phase Phase, env DeployEnv) error {
-	list := h.PostHooks
-	if phase.before() {
-		list = h.PreHooks
-	}
+	list := pick(phase, h.PreHooks, h.PostHooks)
 	var steps []step
 	for _, it := range list {
 		switch {
@@ -143,20 +134,25 @@ func (r *Runner) Deploy(ctx context.Context, c *config.Config, path string, h co
 // container hooks run in the containers running image (the artifact's
 // deployed reference).
 func (r *Runner) Sync(ctx context.Context, c *config.Config, path string, h config.SyncHooks, phase Phase, artifact, image string, env SyncEnv) error {
-	list := h.PostHooks
-	if phase.before() {
-		list = h.PreHooks
-	}
+	list := pick(phase, h.PreHooks, h.PostHooks)
 	var steps []step
 	for _, it := range list {
-		switch {
-		case it.HostHook != nil:
+		if it.HostHook != nil {
 			steps = append(steps, step{host: it.HostHook})
-		case it.ContainerHook != nil:
+		} else if it.ContainerHook != nil {
 			steps = append(steps, step{container: it.ContainerHook.Command, sel: imageSelector(image)})
 		}
 	}
-	return r.run(ctx, c, path, phase, steps, append(r.Static.env(), env.env()...), env.Namespaces, fmt.Sprintf(" for artifact %q", artifact))
+	label := fmt.Sprintf(" for artifact %q", artifact)
+	return r.run(ctx, c, path, phase, steps, append(r.Static.env(), env.env()...), env.Namespaces, label)
+}
+
+// pick is a phase's list: the before hooks or the after hooks.
+func pick[T any](phase Phase, before, after []T) []T {
+	if phase.before() {
+		return before
+	}
+	return after
 }
 
 // positioned is a hook's failure named by the hook's place in the
