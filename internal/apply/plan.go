@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -218,6 +219,14 @@ func (a *Applier) resolve(ctx context.Context, p *plan, objs []manifest.Object, 
 		}
 		ann[AnnotationInventory] = inventoryID(opts.Namespace, opts.App)
 		it.obj.SetAnnotations(ann)
+		if !m.namespaced && len(opts.ClusterLabels) > 0 {
+			l := it.obj.GetLabels()
+			if l == nil {
+				l = map[string]string{}
+			}
+			maps.Copy(l, opts.ClusterLabels)
+			it.obj.SetLabels(l)
+		}
 		p.items = append(p.items, it)
 	}
 	return nil

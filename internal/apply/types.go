@@ -122,6 +122,10 @@ type Options struct {
 	// as managed by skiff plus NamespaceLabels.
 	CreateNamespace bool
 	NamespaceLabels map[string]string
+	// ClusterLabels are set on every cluster-scoped object applied (an
+	// environment's app and environment labels, which its confinement
+	// policy checks).
+	ClusterLabels map[string]string
 	// Force takes ownership of fields other managers own and adopts objects
 	// another skiff inventory owns.
 	Force bool

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/skiff-dev/skiff/internal/config"
 	"github.com/skiff-dev/skiff/internal/env"
@@ -39,16 +41,26 @@ func (o *envProtectOptions) Run(ctx context.Context) error {
 	if err := env.Protect(ctx, c.Dynamic); err != nil {
 		return err
 	}
-	fmt.Fprintf(o.s.streams.Out, "ValidatingAdmissionPolicy %s installed\n", env.PolicyName)
 	p, err := o.s.optionalProject()
-	if err != nil || p == nil {
+	if err != nil {
 		return err
 	}
-	marked, err := env.MarkImmutable(ctx, c, p, o.s.facts(p).User, config.Environ())
+	var marked []*env.Target
+	if p != nil {
+		if marked, err = env.MarkImmutable(ctx, c, p, o.s.facts(p).User, config.Environ()); err != nil {
+			return err
+		}
+	}
+	// Return only once a delete of an immutable namespace is refused: the
+	// API server loads a new policy a moment after it is written.
+	if err := env.WaitProtected(ctx, c.Core); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.s.streams.Out, "ValidatingAdmissionPolicy %s installed and enforced\n", env.PolicyName)
 	for _, t := range marked {
 		fmt.Fprintf(o.s.streams.Out, "Namespace %s (environment %s) is immutable\n", t.Namespace, t.Environment.Name)
 	}
-	return err
+	return nil
 }
 
 // envRBACOptions are skiff env rbac's.
@@ -56,6 +68,7 @@ type envRBACOptions struct {
 	s        *session
 	subjects []string
 	name     string
+	apply    bool
 }
 
 func newEnvRBACCmd(s *session) *cobra.Command {
@@ -66,7 +79,9 @@ func newEnvRBACCmd(s *session) *cobra.Command {
 		Long: "Print a Role and RoleBinding (for a dynamic environment: ClusterRoles and a\n" +
 			"ClusterRoleBinding that let the deployer create its namespaces and bind the deploy role\n" +
 			"in them) granting exactly what deploying the environment's rendered manifests needs.\n" +
-			"Apply the output as a cluster administrator, e.g. skiff env rbac review | skiff apply -.",
+			"Cluster-scoped objects of the manifests are granted by name only; a dynamic environment's\n" +
+			"must be listed in its allowClusterObjects. Install it as a cluster administrator with\n" +
+			"--apply, which returns once the API server enforces the confinement policy.",
 		Example: "  skiff env rbac staging --subject serviceaccount:ci:deployer\n" +
 			"  skiff env rbac review --subject user:gitlab-review-deployer",
 		Args: args(cobra.ExactArgs(1)),
@@ -75,6 +90,7 @@ func newEnvRBACCmd(s *session) *cobra.Command {
 			return runVerb(cmd.Context(), o)
 		},
 	}
+	cmd.Flags().BoolVar(&o.apply, "apply", false, "install it (as the current, administrator identity) instead of printing it, and return once the API server enforces the confinement policy")
 	cmd.Flags().StringSliceVar(&o.subjects, "subject", nil, "who deploys: user:NAME, group:NAME or serviceaccount:NAMESPACE:NAME (repeatable; default: the environment's as/asGroups)")
 	return cmd
 }
@@ -103,7 +119,8 @@ func (o *envRBACOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := env.RBACOptions{App: p.Name(), Environment: e.Name, Dynamic: e.Dynamic, Subjects: subs, Kinds: env.KindsOf(res.Objects)}
+	opts := env.RBACOptions{App: p.Name(), Environment: e.Name, Dynamic: e.Dynamic, Subjects: subs,
+		Objects: env.ObjectsOf(res.Objects), AllowClusterObjects: e.AllowClusterObjects}
 	if !e.Dynamic {
 		opts.Namespace = t.Namespace
 	}
@@ -111,9 +128,39 @@ func (o *envRBACOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if o.apply {
+		return o.install(ctx, p, e, subs, objs)
+	}
 	out := make([]manifest.Object, len(objs))
 	for i, u := range objs {
 		out[i] = manifest.Object{Unstructured: u}
 	}
 	return manifest.Encode(o.s.streams.Out, out)
+}
+
+// install applies the RBAC objects as the administrator and, for a dynamic
+// environment, waits until the API server enforces its confinement policy.
+func (o *envRBACOptions) install(ctx context.Context, p *config.Project, e *config.Environment, subs []rbacv1.Subject, objs []*unstructured.Unstructured) error {
+	c, err := o.s.connect(e.KubeContext, nil)
+	if err != nil {
+		return err
+	}
+	if err := env.Install(ctx, c.Dynamic, objs); err != nil {
+		return err
+	}
+	for _, u := range objs {
+		what := u.GetKind() + " " + u.GetName()
+		if u.GetNamespace() != "" {
+			what += " in namespace " + u.GetNamespace()
+		}
+		fmt.Fprintf(o.s.streams.Out, "%s installed\n", what)
+	}
+	if !e.Dynamic {
+		return nil
+	}
+	if err := env.WaitConfined(ctx, c.Target.Config, p.Name(), e.Name, subs); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.s.streams.Out, "the %s deployer is confined to the environment's namespaces\n", e.Name)
+	return nil
 }

@@ -48,7 +48,12 @@ func TestReleasePromotion(t *testing.T) {
 	}
 
 	mustRun(t, dir, "env", "deploy", "staging", "--release", "v1.0.0")
-	mustRun(t, dir, "env", "deploy", "production", "--release", ref, "--approve")
+	// A protected environment checks the tag asked for as well as the one
+	// the release declares: by digest alone, nothing was asked for.
+	if _, stderr, code := run(t, dir, "env", "deploy", "production", "--release", ref, "--approve"); code == 0 || !strings.Contains(stderr, "name the release by its tag") {
+		t.Errorf("production deploy by digest without a tag: exit %d, %s", code, stderr)
+	}
+	mustRun(t, dir, "env", "deploy", "production", "--release", ref, "--ref", "refs/tags/v1.0.0", "--approve")
 	records := apply.NewRecords(client)
 	for _, env := range shown.Environments {
 		recs, err := records.List(context.Background(), env.Namespace, app)

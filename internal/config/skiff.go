@@ -18,7 +18,12 @@ type Environment struct {
 	RequireTag         string   `yaml:"requireTag,omitempty"`
 	Approval           string   `yaml:"approval,omitempty" skiff:"enum=required|none"`
 	ImmutableNamespace bool     `yaml:"immutableNamespace,omitempty"`
-	EnvironmentSecrets `yaml:",inline"`
+	// AllowClusterObjects lists the cluster-scoped objects of the
+	// environment's manifests its deployer may write, as "Kind/name"
+	// (or "Kind.group/name"): skiff env rbac grants them by name only, and
+	// refuses a dynamic environment whose manifests have others.
+	AllowClusterObjects []string `yaml:"allowClusterObjects,omitempty"`
+	EnvironmentSecrets  `yaml:",inline"`
 }
 
 // EnvironmentSecrets are the environment fields about secrets, inlined in

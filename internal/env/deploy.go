@@ -154,10 +154,18 @@ func (d *deployment) target(context.Context) error {
 
 func (d *deployment) protection(context.Context) error {
 	e, ref := d.req.Environment, d.res.Ref
-	err := CheckDeploy(e, ref, d.req.Approved)
+	check := func(approved bool) error { return CheckDeploy(e, ref, approved) }
+	if d.res.Release != nil {
+		requested := d.req.Ref
+		if tag := ReferenceTag(d.req.Release); tag != "" {
+			requested = Ref{Name: tag, Tag: true}
+		}
+		check = func(approved bool) error { return CheckRelease(e, requested, ref, approved) }
+	}
+	err := check(d.req.Approved)
 	if errors.Is(err, ErrApprovalRequired) && d.deps.Confirm != nil &&
 		d.deps.Confirm(fmt.Sprintf("Deploy %s to %s (namespace %s)?", DescribeRef(ref), e.Name, d.res.Target.Namespace)) {
-		return CheckDeploy(e, ref, true)
+		return check(true)
 	}
 	return err
 }
@@ -238,6 +246,7 @@ func (d *deployment) apply(ctx context.Context) error {
 	opts := d.req.Apply
 	opts.App = d.req.App
 	opts.Namespace, opts.CreateNamespace, opts.NamespaceLabels = t.Namespace, true, t.Labels()
+	opts.ClusterLabels = ClusterLabels(d.req.App, e.Name)
 	if !d.req.OnFailureSet && e.OnFailure != "" {
 		opts.OnFailure = apply.FailurePolicy(e.OnFailure)
 	}

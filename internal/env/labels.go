@@ -18,3 +18,10 @@ const (
 	// AnnotationURL is the environment's URL, for env list.
 	AnnotationURL = "skiff.dev/url"
 )
+
+// ClusterLabels are the labels skiff sets on an environment's
+// cluster-scoped objects: its confinement policy lets the deployer change
+// only objects that carry them.
+func ClusterLabels(app, environment string) map[string]string {
+	return map[string]string{LabelApp: app, LabelEnvironment: environment}
+}

@@ -164,20 +164,10 @@ func DeleteNamespace(ctx context.Context, client kubernetes.Interface, name stri
 	return nil
 }
 
-// Protect installs the immutability admission policy with server-side apply.
+// Protect installs the immutability admission policy with server-side
+// apply. It does not wait for the API server to enforce it (WaitProtected).
 func Protect(ctx context.Context, dyn dynamic.Interface) error {
-	for _, obj := range ImmutabilityPolicy() {
-		gvr := policyGVR(obj.GetKind())
-		data, err := json.Marshal(obj.Object)
-		if err != nil {
-			return err
-		}
-		force := true
-		if _, err := dyn.Resource(gvr).Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: "skiff", Force: &force}); err != nil {
-			return fmt.Errorf("applying %s %s: %w", obj.GetKind(), obj.GetName(), err)
-		}
-	}
-	return nil
+	return Install(ctx, dyn, ImmutabilityPolicy())
 }
 
 // EnsureNamespace creates namespace name with labels when it does not exist.

@@ -8,6 +8,9 @@ import (
 // PolicyName names the admission policy and its binding.
 const PolicyName = "skiff-immutable-namespaces"
 
+// protectProbeMessage is the policy's answer to the probe namespace.
+const protectProbeMessage = "skiff env protect's probe: the immutability policy is in force"
+
 // immutableLabelled is a CEL expression: obj carries skiff.dev/immutable=true.
 func immutableLabelled(obj string) string {
 	return "has(" + obj + ".metadata.labels) && '" + LabelImmutable + "' in " + obj + ".metadata.labels && " +
@@ -22,16 +25,20 @@ func ImmutabilityPolicy() []*unstructured.Unstructured {
 		map[string]any{
 			"apiGroups":   []any{""},
 			"apiVersions": []any{"v1"},
-			"operations":  []any{"DELETE", "UPDATE"},
+			"operations":  []any{"CREATE", "DELETE", "UPDATE"},
 			"resources":   []any{"namespaces"},
 		},
 		// Only namespaces that are immutable before the request are
-		// concerned; everything else is left alone.
-		map[string]any{"name": "was-immutable", "expression": "oldObject != null && " + immutableLabelled("oldObject")},
+		// concerned, and the probe namespace skiff env protect asks to
+		// create (dry run) to learn that the policy is in force; everything
+		// else is left alone.
+		map[string]any{"name": "was-immutable", "expression": "(oldObject != null && " + immutableLabelled("oldObject") + ") || " +
+			"(request.operation == 'CREATE' && has(object.metadata.labels) && '" + LabelProtectProbe + "' in object.metadata.labels)"},
 		validation("request.operation != 'DELETE'",
 			"namespace is immutable ("+LabelImmutable+"=true): it cannot be deleted"),
 		validation("request.operation != 'UPDATE' || ("+immutableLabelled("object")+")",
 			"namespace is immutable: the "+LabelImmutable+"=true label cannot be removed or changed"),
+		validation("request.operation != 'CREATE'", protectProbeMessage),
 	)
 }
 

@@ -68,3 +68,40 @@ func TagMatches(pattern, tag string) (bool, error) {
 	}
 	return ok, nil
 }
+
+// CheckRelease decides whether a release may be deployed to e: for a
+// protected environment, the tag that was asked for (requested: the tag of
+// the --release reference, else the ref being deployed, e.g. CI_COMMIT_TAG)
+// and the tag the release's metadata declares must both pass CheckDeploy. A
+// release's metadata is written by whoever pushed it, so it alone proves
+// nothing; a tag pushed again points at another artifact, so the request
+// alone is not enough either.
+func CheckRelease(e config.Environment, requested, released Ref, approved bool) error {
+	if !e.Protected {
+		return CheckDeploy(e, released, approved)
+	}
+	if !requested.Tag {
+		return fmt.Errorf("environment %s is protected: name the release by its tag (--release REPOSITORY:TAG) or deploy from a tag (--ref refs/tags/TAG, CI_COMMIT_TAG); a release by digest alone says no requested tag", e.Name)
+	}
+	if err := CheckDeploy(e, requested, true); err != nil {
+		return fmt.Errorf("requested tag: %w", err)
+	}
+	if err := CheckDeploy(e, released, approved); err != nil {
+		if errors.Is(err, ErrApprovalRequired) {
+			return err
+		}
+		return fmt.Errorf("the release's metadata: %w", err)
+	}
+	return nil
+}
+
+// ReferenceTag is the tag of an image reference (repository:tag or
+// repository:tag@digest), "" when it names none.
+func ReferenceTag(ref string) string {
+	ref, _, _ = strings.Cut(ref, "@")
+	slash := strings.LastIndex(ref, "/")
+	if i := strings.LastIndex(ref, ":"); i > slash {
+		return ref[i+1:]
+	}
+	return ""
+}

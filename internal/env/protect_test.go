@@ -56,3 +56,49 @@ func TestTagMatchesBadPatterns(t *testing.T) {
 		t.Error("a bad glob must be an error")
 	}
 }
+
+// A release to a protected environment passes only when the tag asked for
+// and the tag its metadata declares both match requireTag.
+func TestCheckRelease(t *testing.T) {
+	prod := config.Environment{Name: "production", Protected: true, RequireTag: "v*"}
+	tag := func(n string) Ref { return Ref{Name: n, Tag: true} }
+	tests := []struct {
+		name                string
+		requested, released Ref
+		err                 string
+	}{
+		{"both match", tag("v1.0.0"), tag("v1.0.0"), ""},
+		{"requested does not match", tag("evil"), tag("v1.0.0"), `requested tag: environment production is protected: tag "evil" does not match`},
+		{"metadata does not match", tag("v9.9.9"), tag("evil"), `the release's metadata: environment production is protected: tag "evil" does not match`},
+		{"no requested tag", Ref{}, tag("v1.0.0"), "name the release by its tag"},
+		{"a branch is no requested tag", Ref{Name: "main"}, tag("v1.0.0"), "name the release by its tag"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckRelease(prod, tt.requested, tt.released, true)
+			if tt.err == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Fatalf("error %v, want %q", err, tt.err)
+			}
+		})
+	}
+	if err := CheckRelease(config.Environment{Name: "staging"}, Ref{}, tag("v1"), false); err != nil {
+		t.Errorf("an unprotected environment takes a release by digest: %v", err)
+	}
+	for ref, want := range map[string]string{
+		"registry:5000/shop/releases:v1.0.0":        "v1.0.0",
+		"registry:5000/shop/releases@sha256:abc":    "",
+		"registry:5000/shop/releases:v2@sha256:abc": "v2",
+		"registry:5000/shop/releases":               "",
+		"localhost/releases:v1":                     "v1",
+	} {
+		if got := ReferenceTag(ref); got != want {
+			t.Errorf("ReferenceTag(%q) = %q, want %q", ref, got, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package env
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -25,8 +26,15 @@ type RBACOptions struct {
 	Dynamic   bool
 	// Subjects are who deploys: users, groups or service accounts.
 	Subjects []rbacv1.Subject
-	// Kinds are the kinds of the environment's rendered manifests.
-	Kinds []schema.GroupVersionKind
+	// Objects are the objects of the environment's rendered manifests
+	// (ObjectsOf): namespaced kinds are granted in the environment's
+	// namespaces, cluster-scoped objects by name only.
+	Objects []ObjectID
+	// AllowClusterObjects are the environment's allowClusterObjects
+	// ("Kind/name" or "Kind.group/name"): a dynamic environment's
+	// cluster-scoped objects must all be listed, and so must a long-lived
+	// one's when the list is not empty.
+	AllowClusterObjects []string
 	// Mapper resolves kinds to resources and scopes; nil guesses offline
 	// (lower-case plural, namespaced unless a well-known cluster kind).
 	Mapper meta.RESTMapper
@@ -64,10 +72,19 @@ func RBAC(o RBACOptions) ([]*unstructured.Unstructured, error) {
 	if len(o.Subjects) == 0 {
 		return nil, fmt.Errorf("no subject: name the deployer with --user, --group or --service-account (or set as/asGroups on the environment)")
 	}
-	namespaced, cluster, err := rulesFor(o.Kinds, o.Mapper)
+	namespaced, clusterObjs, err := split(o.Objects, o.Mapper)
 	if err != nil {
 		return nil, err
 	}
+	if o.Dynamic {
+		// A dynamic environment's namespaces are its own, confined by the
+		// admission policy; Namespace objects need no rule by name.
+		clusterObjs = slices.DeleteFunc(clusterObjs, func(c clusterObject) bool { return c.Group == "" && c.Resource == "namespaces" })
+	}
+	if err := checkClusterObjects(o, clusterObjs); err != nil {
+		return nil, err
+	}
+	cluster := clusterRules(clusterObjs)
 	labels := map[string]string{LabelManagedBy: ManagedByValue, LabelApp: o.App, LabelEnvironment: o.Environment}
 	meta := func(name, ns string) metav1.ObjectMeta {
 		return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels}
@@ -108,7 +125,7 @@ func RBAC(o RBACOptions) ([]*unstructured.Unstructured, error) {
 	if o.Dynamic {
 		// RBAC cannot say "only namespaces labelled review": confine the
 		// deployer to its environment's namespaces with an admission policy.
-		out = append(out, ConfinementPolicy(o.App, o.Environment, o.Subjects)...)
+		out = append(out, ConfinementPolicy(o.App, o.Environment, o.Subjects, clusterObjs)...)
 	}
 	for _, obj := range objs {
 		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
@@ -139,32 +156,116 @@ func typeMeta(kind string) metav1.TypeMeta {
 	return metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: kind}
 }
 
-// rulesFor turns the manifests' kinds into rules, plus what skiff itself
-// touches: its inventory and release records (ConfigMaps, Secrets) and what
-// the status check reads (pods, replica sets, events).
-func rulesFor(kinds []schema.GroupVersionKind, mapper meta.RESTMapper) (namespaced, cluster []rbacv1.PolicyRule, err error) {
+// ObjectID is one object of an environment's manifests as RBAC sees it:
+// its kind and name.
+type ObjectID struct {
+	schema.GroupVersionKind
+	Name string
+}
+
+// clusterObject is a cluster-scoped object of the manifests, by resource.
+type clusterObject struct {
+	Group, Resource, Kind, Name string
+}
+
+// String is how allowClusterObjects names the object: Kind/name, or
+// Kind.group/name.
+func (c clusterObject) String() string {
+	if c.Group == "" {
+		return c.Kind + "/" + c.Name
+	}
+	return c.Kind + "." + c.Group + "/" + c.Name
+}
+
+// split turns the manifests' objects into the namespaced rules, plus what
+// skiff itself touches (its inventory and release records, ConfigMaps and
+// Secrets; what the status check reads: pods, replica sets, events), and
+// the cluster-scoped objects, each once.
+func split(objs []ObjectID, mapper meta.RESTMapper) (namespaced []rbacv1.PolicyRule, cluster []clusterObject, err error) {
 	ns := map[string]map[string]bool{"": {"configmaps": true, "secrets": true}}
-	cl := map[string]map[string]bool{}
-	for _, gvk := range kinds {
-		resource, scoped, err := resourceOf(gvk, mapper)
+	seen := map[clusterObject]bool{}
+	for _, o := range objs {
+		resource, scoped, err := resourceOf(o.GroupVersionKind, mapper)
 		if err != nil {
 			return nil, nil, err
 		}
-		target := ns
 		if !scoped {
-			target = cl
+			c := clusterObject{Group: o.Group, Resource: resource, Kind: o.Kind, Name: o.Name}
+			if !seen[c] {
+				seen[c] = true
+				cluster = append(cluster, c)
+			}
+			continue
 		}
-		if target[gvk.Group] == nil {
-			target[gvk.Group] = map[string]bool{}
+		if ns[o.Group] == nil {
+			ns[o.Group] = map[string]bool{}
 		}
-		target[gvk.Group][resource] = true
+		ns[o.Group][resource] = true
 	}
 	namespaced = toRules(ns, deployVerbs)
 	namespaced = append(namespaced,
 		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"events", "pods"}, Verbs: []string{"get", "list", "watch"}},
 		rbacv1.PolicyRule{APIGroups: []string{"apps"}, Resources: []string{"replicasets"}, Verbs: []string{"get", "list", "watch"}},
 	)
-	return namespaced, toRules(cl, deployVerbs), nil
+	sort.Slice(cluster, func(i, j int) bool { return cluster[i].String() < cluster[j].String() })
+	return namespaced, cluster, nil
+}
+
+// clusterRules grant the deploy verbs on each cluster-scoped object by
+// name (resourceNames), never on its whole kind: a deployer whose manifests
+// hold one CRD may not delete another team's. (list and watch by name are
+// what the status check does, with a metadata.name field selector.)
+func clusterRules(objs []clusterObject) []rbacv1.PolicyRule {
+	var rules []rbacv1.PolicyRule
+	for _, c := range objs {
+		if n := len(rules); n > 0 && rules[n-1].APIGroups[0] == c.Group && rules[n-1].Resources[0] == c.Resource {
+			rules[n-1].ResourceNames = append(rules[n-1].ResourceNames, c.Name)
+			continue
+		}
+		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{c.Group}, Resources: []string{c.Resource}, ResourceNames: []string{c.Name}, Verbs: append([]string{}, deployVerbs...)})
+	}
+	sort.SliceStable(rules, func(i, j int) bool {
+		if rules[i].APIGroups[0] != rules[j].APIGroups[0] {
+			return rules[i].APIGroups[0] < rules[j].APIGroups[0]
+		}
+		return rules[i].Resources[0] < rules[j].Resources[0]
+	})
+	for i := range rules {
+		sort.Strings(rules[i].ResourceNames)
+		rules[i].ResourceNames = slices.Compact(rules[i].ResourceNames)
+	}
+	return rules
+}
+
+// checkClusterObjects refuses cluster-scoped objects a deployer must not
+// write: ones named like skiff's own RBAC and admission objects, and, for a
+// dynamic environment (or one with allowClusterObjects), ones not listed.
+func checkClusterObjects(o RBACOptions, objs []clusterObject) error {
+	allowed := map[string]bool{}
+	for _, a := range o.AllowClusterObjects {
+		kind, name, ok := strings.Cut(a, "/")
+		if !ok || kind == "" || name == "" {
+			return fmt.Errorf("environments[%s].allowClusterObjects: %q is not Kind/name (e.g. CustomResourceDefinition/widgets.example.com)", o.Environment, a)
+		}
+		allowed[a] = true
+	}
+	var unlisted []string
+	for _, c := range objs {
+		if (c.Group == rbacv1.GroupName && strings.HasPrefix(c.Name, "skiff:")) || (c.Group == "admissionregistration.k8s.io" && strings.HasPrefix(c.Name, "skiff-")) {
+			return fmt.Errorf("environment %s: the manifests hold %s, named like skiff's own RBAC and admission objects; rename it", o.Environment, c)
+		}
+		if (o.Dynamic || len(o.AllowClusterObjects) > 0) && !allowed[c.String()] && !allowed[c.Kind+"/"+c.Name] {
+			unlisted = append(unlisted, fmt.Sprintf("%q", c.Kind+"/"+c.Name))
+		}
+	}
+	if len(unlisted) > 0 {
+		what := "a review (dynamic) environment"
+		if !o.Dynamic {
+			what = "this environment"
+		}
+		return fmt.Errorf("environment %s: the manifests hold cluster-scoped objects, which %s may write only when listed: add %s to environments[%s].allowClusterObjects, or move them out of the environment's manifests", o.Environment, what, strings.Join(unlisted, ", "), o.Environment)
+	}
+	return nil
 }
 
 func resourceOf(gvk schema.GroupVersionKind, mapper meta.RESTMapper) (string, bool, error) {
@@ -219,16 +320,12 @@ func ParseSubject(s string) (rbacv1.Subject, error) {
 	return rbacv1.Subject{}, fmt.Errorf("subject %q: unknown kind %q (user, group, serviceaccount)", s, kind)
 }
 
-// KindsOf lists the kinds of objs, each once, in order of appearance: what
-// RBACOptions.Kinds takes from an environment's rendered manifests.
-func KindsOf(objs []manifest.Object) []schema.GroupVersionKind {
-	var kinds []schema.GroupVersionKind
-	seen := map[schema.GroupVersionKind]bool{}
+// ObjectsOf lists the kinds and names of objs: what RBACOptions.Objects
+// takes from an environment's rendered manifests.
+func ObjectsOf(objs []manifest.Object) []ObjectID {
+	out := make([]ObjectID, 0, len(objs))
 	for _, o := range objs {
-		if gvk := o.GroupVersionKind(); !seen[gvk] {
-			seen[gvk] = true
-			kinds = append(kinds, gvk)
-		}
+		out = append(out, ObjectID{GroupVersionKind: o.GroupVersionKind(), Name: o.GetName()})
 	}
-	return kinds
+	return out
 }
