@@ -2,12 +2,9 @@ package dev
 
 import (
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
-	"github.com/moby/buildkit/frontend/dockerfile/instructions"
-	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"github.com/moby/patternmatcher"
 
 	"github.com/skiff-dev/skiff/internal/build"
@@ -59,154 +56,14 @@ func (b dockerBuild) ignoreFiles() []string {
 	return []string{b.dockerfile + ".dockerignore", filepath.Join(b.context, ".dockerignore")}
 }
 
-// copyStep is a COPY or ADD from the build context.
-type copyStep struct {
-	stage int
-	// sources are cleaned paths or patterns relative to the context; ""
-	// stands for the whole context.
-	sources []string
-	dest    string
-	// workdir is the WORKDIR in effect, "" while the base image's applies.
-	workdir string
-}
-
-// contextReads are what a Dockerfile build reads from its context.
-type contextReads struct {
-	plan *dockerfile.Plan
-	// copies are the COPY and ADD steps of the stages the target needs, in
-	// Dockerfile order.
-	copies []copyStep
-	// mounts are RUN --mount=type=bind sources from the context.
-	mounts []string
-	// chain is the target stage and the stages it is built FROM: the files
-	// their steps copy are in the final image.
-	chain map[int]bool
-	// workdir is the target stage's last WORKDIR, "" when the chain sets
-	// none (the base image's applies).
-	workdir string
-}
-
 // readContextReads parses b's Dockerfile with the builder's parser.
-func readContextReads(b dockerBuild) (*contextReads, error) {
+func readContextReads(b dockerBuild) (*dockerfile.Reads, error) {
 	content, err := os.ReadFile(b.dockerfile)
 	if err != nil {
 		return nil, err
 	}
-	plan, err := dockerfile.Parse(b.dockerfile, content, dockerfile.Options{Target: b.target, BuildArgs: b.buildArgs})
-	if err != nil {
-		return nil, err
-	}
-	r := &contextReads{plan: plan, chain: map[int]bool{}}
-	for i := plan.Target; i >= 0; i = plan.Stages[i].FromStage {
-		r.chain[i] = true
-	}
-	lex := shell.NewLex(plan.Escape)
-	envs := make([]dockerfile.Env, len(plan.Stages))
-	workdirs := make([]string, len(plan.Stages))
-	for i, st := range plan.Stages {
-		env := dockerfile.Env(plan.GlobalArgs)
-		wd := ""
-		if st.FromStage >= 0 {
-			for _, kv := range envs[st.FromStage] {
-				env = env.With(kv.Key, kv.Value)
-			}
-			wd = workdirs[st.FromStage]
-		}
-		expand := func(w string) (string, error) {
-			res, _, err := lex.ProcessWord(w, env)
-			return res, err
-		}
-		for _, c := range st.Commands {
-			if a, ok := c.(*instructions.ArgCommand); ok {
-				for _, kv := range a.Args {
-					if v, ok := b.buildArgs[kv.Key]; ok {
-						env = env.With(kv.Key, v)
-					} else if kv.Value != nil {
-						v, _ := expand(*kv.Value)
-						env = env.With(kv.Key, v)
-					}
-				}
-				continue
-			}
-			// As the builder does: words are expanded with the ARG and ENV
-			// values in effect (RUN --mount flags are parsed then too).
-			if ex, ok := c.(instructions.SupportsSingleWordExpansion); ok {
-				_ = ex.Expand(expand)
-			}
-			switch c := c.(type) {
-			case *instructions.EnvCommand:
-				for _, kv := range c.Env {
-					env = env.With(kv.Key, kv.Value)
-				}
-			case *instructions.WorkdirCommand:
-				if path.IsAbs(c.Path) || wd != "" {
-					wd = path.Clean(path.Join("/", wd, c.Path))
-				} else {
-					wd = path.Clean(c.Path)
-				}
-			case *instructions.CopyCommand:
-				if c.From == "" && st.Needed {
-					r.addCopy(i, c.SourcesAndDest, wd)
-				}
-			case *instructions.AddCommand:
-				if st.Needed {
-					r.addCopy(i, c.SourcesAndDest, wd)
-				}
-			case *instructions.RunCommand:
-				if !st.Needed {
-					continue
-				}
-				for _, m := range instructions.GetMounts(c) {
-					if m.Type == instructions.MountTypeBind && m.From == "" {
-						if s, ok := cleanSource(m.Source); ok {
-							r.mounts = append(r.mounts, s)
-						}
-					}
-				}
-			}
-		}
-		envs[i], workdirs[i] = env, wd
-	}
-	r.workdir = workdirs[plan.Target]
-	return r, nil
+	return dockerfile.ReadsOf(b.dockerfile, content, dockerfile.Options{Target: b.target, BuildArgs: b.buildArgs})
 }
-
-func (r *contextReads) addCopy(stage int, sd instructions.SourcesAndDest, wd string) {
-	step := copyStep{stage: stage, workdir: wd, dest: sd.DestPath}
-	for _, src := range sd.SourcePaths {
-		if isRemote(src) {
-			continue
-		}
-		if s, ok := cleanSource(src); ok {
-			step.sources = append(step.sources, s)
-		}
-	}
-	if len(step.sources) > 0 {
-		r.copies = append(r.copies, step)
-	}
-}
-
-// isRemote reports whether an ADD source is a URL or a git repository.
-func isRemote(src string) bool {
-	return strings.Contains(src, "://") || strings.HasPrefix(src, "git@")
-}
-
-// cleanSource makes a COPY source relative to the context as the builder
-// does; a source that climbs out of the context is dropped (the build
-// fails on it anyway).
-func cleanSource(src string) (string, bool) {
-	p := path.Clean(strings.TrimLeft(src, "/"))
-	if p == "." {
-		return "", true
-	}
-	if p == ".." || strings.HasPrefix(p, "../") {
-		return "", false
-	}
-	return p, true
-}
-
-// hasWildcard reports whether a COPY source is a pattern.
-func hasWildcard(s string) bool { return strings.ContainsAny(s, "*?[\\") }
 
 // dockerInputs are the files a Dockerfile build reads: the Dockerfile, its
 // ignore file, and the context files its COPY, ADD and RUN bind mounts
@@ -230,12 +87,7 @@ func dockerInputs(b dockerBuild) (FileSet, error) {
 		set.Trees = append(set.Trees, Tree{Dir: b.context, Base: b.context, Ignore: pm})
 		return set, err
 	}
-	var sources []string
-	for _, c := range reads.copies {
-		sources = append(sources, c.sources...)
-	}
-	sources = append(sources, reads.mounts...)
-	set.Add(sourceSet(b.context, sources, pm))
+	set.Add(sourceSet(b.context, reads.Sources(), pm))
 	return set, nil
 }
 
@@ -250,10 +102,10 @@ func sourceSet(base string, patterns []string, ignore *patternmatcher.PatternMat
 	}
 	for _, p := range patterns {
 		static := p
-		if hasWildcard(p) {
+		if dockerfile.HasWildcard(p) {
 			var keep []string
 			for _, seg := range strings.Split(p, "/") {
-				if hasWildcard(seg) {
+				if dockerfile.HasWildcard(seg) {
 					break
 				}
 				keep = append(keep, seg)

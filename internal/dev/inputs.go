@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/skiff-dev/skiff/internal/build/dockerfile"
 	"github.com/skiff-dev/skiff/internal/config"
 )
 
@@ -47,7 +48,7 @@ func artifactInputs(ctx context.Context, workDir string, a *config.Artifact) (Fi
 				p = r
 			}
 		}
-		if s, ok := cleanSource(filepath.ToSlash(p)); ok {
+		if s, ok := dockerfile.CleanSource(filepath.ToSlash(p)); ok {
 			patterns = append(patterns, s)
 		}
 	}

@@ -23,7 +23,7 @@ type syncRules struct {
 	infer []string
 	// copies are the COPY and ADD steps whose files end up in the final
 	// image (the target stage and the stages it is built FROM).
-	copies []copyStep
+	copies []dockerfile.CopyStep
 	// workdir is the final image's WORKDIR as the Dockerfile sets it: ""
 	// (the base image's), relative to the base image's, or absolute.
 	workdir string
@@ -55,12 +55,12 @@ func newSyncRules(workDir string, a *config.Artifact) (*syncRules, error) {
 	if err != nil {
 		return r, err
 	}
-	for _, c := range reads.copies {
-		if reads.chain[c.stage] {
+	for _, c := range reads.Copies {
+		if reads.Chain[c.Stage] {
 			r.copies = append(r.copies, c)
 		}
 	}
-	r.workdir = reads.workdir
+	r.workdir = reads.Workdir
 	return r, nil
 }
 
@@ -83,7 +83,7 @@ func (r *syncRules) destinations(p string) []string {
 	}
 	if len(r.infer) > 0 && r.inferred(rel) {
 		for _, c := range r.copies {
-			for _, d := range c.destinations(rel) {
+			for _, d := range stepDestinations(c, rel) {
 				out = append(out, r.inContainer(d))
 			}
 		}
@@ -105,19 +105,19 @@ func (r *syncRules) inferred(rel string) bool {
 	return false
 }
 
-// destinations are where this step puts the context file rel (slash
+// stepDestinations are where the step c puts the context file rel (slash
 // separated), following COPY's rules: a directory source copies its
 // contents, a file source goes to dest, or into dest when dest is a
 // directory (a trailing slash, several sources, or a wildcard).
-func (c copyStep) destinations(rel string) []string {
+func stepDestinations(c dockerfile.CopyStep, rel string) []string {
 	file := strings.Split(rel, "/")
-	dirDest := strings.HasSuffix(c.dest, "/") || c.dest == "." || len(c.sources) > 1
+	dirDest := strings.HasSuffix(c.Dest, "/") || c.Dest == "." || len(c.Sources) > 1
 	var out []string
-	for _, src := range c.sources {
+	for _, src := range c.Sources {
 		var d string
 		switch {
 		case src == "":
-			d = path.Join(c.dest, rel)
+			d = path.Join(c.Dest, rel)
 		default:
 			pat := strings.Split(src, "/")
 			if len(file) < len(pat) || !segmentsMatch(pat, file) {
@@ -125,15 +125,15 @@ func (c copyStep) destinations(rel string) []string {
 			}
 			switch {
 			case len(file) > len(pat):
-				d = path.Join(c.dest, strings.Join(file[len(pat):], "/"))
-			case dirDest || hasWildcard(src):
-				d = path.Join(c.dest, file[len(file)-1])
+				d = path.Join(c.Dest, strings.Join(file[len(pat):], "/"))
+			case dirDest || dockerfile.HasWildcard(src):
+				d = path.Join(c.Dest, file[len(file)-1])
 			default:
-				d = c.dest
+				d = c.Dest
 			}
 		}
-		if !path.IsAbs(d) && c.workdir != "" {
-			d = path.Join(c.workdir, d)
+		if !path.IsAbs(d) && c.Workdir != "" {
+			d = path.Join(c.Workdir, d)
 		}
 		out = append(out, path.Clean(d))
 	}

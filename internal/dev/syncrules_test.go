@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/skiff-dev/skiff/internal/build/dockerfile"
 	"github.com/skiff-dev/skiff/internal/config"
 )
 
@@ -92,22 +93,22 @@ func TestCopyStepDestinations(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		step copyStep
+		step dockerfile.CopyStep
 		file string
 		want []string
 	}{
-		{"whole context into a workdir", copyStep{sources: []string{""}, dest: ".", workdir: "/app"}, "src/a.go", []string{"/app/src/a.go"}},
-		{"whole context, the base image's workdir", copyStep{sources: []string{""}, dest: "."}, "a.go", []string{"a.go"}},
-		{"file to a file", copyStep{sources: []string{"a.conf"}, dest: "/etc/x.conf"}, "a.conf", []string{"/etc/x.conf"}},
-		{"file into a directory", copyStep{sources: []string{"a.conf"}, dest: "/etc/"}, "a.conf", []string{"/etc/a.conf"}},
-		{"several sources", copyStep{sources: []string{"a", "b"}, dest: "/d"}, "b", []string{"/d/b"}},
-		{"wildcard", copyStep{sources: []string{"src/*.go"}, dest: "/src"}, "src/x.go", []string{"/src/x.go"}},
-		{"wildcard directory", copyStep{sources: []string{"pkg*"}, dest: "/p/"}, "pkg1/x/y.go", []string{"/p/x/y.go"}},
-		{"no match", copyStep{sources: []string{"src"}, dest: "/src"}, "other/x", nil},
+		{"whole context into a workdir", dockerfile.CopyStep{Sources: []string{""}, Dest: ".", Workdir: "/app"}, "src/a.go", []string{"/app/src/a.go"}},
+		{"whole context, the base image's workdir", dockerfile.CopyStep{Sources: []string{""}, Dest: "."}, "a.go", []string{"a.go"}},
+		{"file to a file", dockerfile.CopyStep{Sources: []string{"a.conf"}, Dest: "/etc/x.conf"}, "a.conf", []string{"/etc/x.conf"}},
+		{"file into a directory", dockerfile.CopyStep{Sources: []string{"a.conf"}, Dest: "/etc/"}, "a.conf", []string{"/etc/a.conf"}},
+		{"several sources", dockerfile.CopyStep{Sources: []string{"a", "b"}, Dest: "/d"}, "b", []string{"/d/b"}},
+		{"wildcard", dockerfile.CopyStep{Sources: []string{"src/*.go"}, Dest: "/src"}, "src/x.go", []string{"/src/x.go"}},
+		{"wildcard directory", dockerfile.CopyStep{Sources: []string{"pkg*"}, Dest: "/p/"}, "pkg1/x/y.go", []string{"/p/x/y.go"}},
+		{"no match", dockerfile.CopyStep{Sources: []string{"src"}, Dest: "/src"}, "other/x", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := tt.step.destinations(tt.file)
+			got := stepDestinations(tt.step, tt.file)
 			if diff := cmp.Diff(tt.want, got, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}

@@ -26,8 +26,9 @@ type Upload struct {
 }
 
 // writeStream writes the worker's stdin: the job, the Dockerfile, the
-// ignore file in effect, then every entry of the context that the ignore
-// file does not exclude (owners dropped, modes, times and symlinks kept).
+// ignore file in effect, then the entries of the context that the build
+// reads and the ignore file does not exclude (owners dropped, modes, times
+// and symlinks kept).
 func writeStream(ctx context.Context, w io.Writer, job Job, contextDir, dockerfilePath string) (Upload, error) {
 	var up Upload
 	tw := tar.NewWriter(w)
@@ -69,7 +70,76 @@ func writeStream(ctx context.Context, w io.Writer, job Job, contextDir, dockerfi
 	if err != nil {
 		return up, fmt.Errorf("build context %s: %w", contextDir, err)
 	}
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	entries, err := contextEntries(ctx, root, pm, readsMatcher(dockerfilePath, df, job))
+	if err != nil {
+		return up, err
+	}
+	for _, e := range entries {
+		if err := addEntry(tw, e.name, e.host, e.info, &up); err != nil {
+			return up, err
+		}
+	}
+	return up, tw.Close()
+}
+
+// readsMatcher names the context paths the build reads (COPY, ADD and RUN
+// bind-mount sources of the stages the target needs); nil, meaning the
+// whole context, when the Dockerfile does not parse (the pod's builder
+// then reports why, as a local build would).
+func readsMatcher(file string, content []byte, job Job) *dockerfile.SourceMatcher {
+	reads, err := dockerfile.ReadsOf(file, content, dockerfile.Options{Target: job.Target, BuildArgs: job.BuildArgs})
+	if err != nil {
+		return nil
+	}
+	m := dockerfile.NewSourceMatcher(reads.Sources())
+	if m.All() {
+		return nil
+	}
+	return m
+}
+
+type entry struct {
+	name, host string
+	info       fs.FileInfo
+}
+
+// maxLinkRounds bounds following symlinks to targets outside the sources.
+const maxLinkRounds = 8
+
+// contextEntries are the entries of the context to send, in walk order:
+// what the ignore patterns do not exclude and, when reads is set, only
+// what it matches and the directories above that. A symlink among them
+// brings its target along (COPY follows a source that is a symlink), so
+// the walk repeats while links name paths not yet matched.
+func contextEntries(ctx context.Context, root string, pm *patternmatcher.PatternMatcher, reads *dockerfile.SourceMatcher) ([]entry, error) {
+	for round := 0; ; round++ {
+		entries, links, err := walkContext(ctx, root, pm, reads)
+		if err != nil || reads == nil {
+			return entries, err
+		}
+		var more []string
+		for _, l := range links {
+			if !reads.Matches(l) {
+				more = append(more, l)
+			}
+		}
+		if len(more) == 0 || round == maxLinkRounds {
+			return entries, nil
+		}
+		reads.Add(more...)
+	}
+}
+
+// walkContext is one walk of contextEntries; links are the context paths
+// that sent symlinks point to.
+func walkContext(ctx context.Context, root string, pm *patternmatcher.PatternMatcher, reads *dockerfile.SourceMatcher) ([]entry, []string, error) {
+	var entries []entry
+	var links []string
+	// pending are directories above a possible source, sent only once
+	// something below them is.
+	var pending []entry
+	sent := map[string]bool{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -82,6 +152,7 @@ func writeStream(ctx context.Context, w io.Writer, job Job, contextDir, dockerfi
 		}
 		rel = filepath.ToSlash(rel)
 		name := ContextDir
+		matched := true
 		if rel != "." {
 			name = path.Join(ContextDir, rel)
 			if excluded(pm, rel) {
@@ -94,17 +165,56 @@ func writeStream(ctx context.Context, w io.Writer, job Job, contextDir, dockerfi
 				// An exception (!dir/file) may re-include something below:
 				// the directory goes too, as the builder walks it.
 			}
+			if reads != nil && !reads.Matches(rel) {
+				if !d.IsDir() {
+					return nil
+				}
+				if !reads.MayHold(rel) {
+					return filepath.SkipDir
+				}
+				matched = false
+			}
 		}
 		fi, err := d.Info()
 		if err != nil {
 			return err
 		}
-		return addEntry(tw, name, p, fi, &up)
+		e := entry{name: name, host: p, info: fi}
+		if !matched {
+			pending = append(pending, e)
+			return nil
+		}
+		for _, a := range pending {
+			if !sent[a.name] && strings.HasPrefix(name, a.name+"/") {
+				entries = append(entries, a)
+				sent[a.name] = true
+			}
+		}
+		entries = append(entries, e)
+		sent[name] = true
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if t, ok := linkTarget(p, rel); ok {
+				links = append(links, t)
+			}
+		}
+		return nil
 	})
+	return entries, links, err
+}
+
+// linkTarget is the context path a symlink at rel points to, if it stays in
+// the context (an absolute target is taken from the context's root, as
+// the builder resolves it).
+func linkTarget(host, rel string) (string, bool) {
+	l, err := os.Readlink(host)
 	if err != nil {
-		return up, err
+		return "", false
 	}
-	return up, tw.Close()
+	l = filepath.ToSlash(l)
+	if !path.IsAbs(l) {
+		l = path.Join(path.Dir(rel), l)
+	}
+	return dockerfile.CleanSource(l)
 }
 
 func excluded(pm *patternmatcher.PatternMatcher, rel string) bool {

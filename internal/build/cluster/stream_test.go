@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -106,6 +107,64 @@ func TestStreamRoundTrip(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, IgnoreFile)); err != nil || !strings.Contains(string(b), "*.secret") {
 		t.Errorf("the ignore file in effect did not come along: %q %v", b, err)
+	}
+}
+
+// Only what the stages the target needs read goes into the pod: COPY and
+// ADD sources (after ARG expansion, patterns matched as the builder
+// matches them), RUN bind-mount sources and the targets of symlinks among
+// them, minus what .dockerignore excludes; a Dockerfile that does not parse
+// sends the whole context, for the pod's builder to report on.
+func TestStreamSendsOnlyWhatTheBuildReads(t *testing.T) {
+	ctxDir := t.TempDir()
+	writeTree(t, ctxDir, map[string]string{
+		"Dockerfile": "FROM scratch AS unused\nCOPY unused/ /u/\n" +
+			"FROM scratch AS base\nARG DIR=src\nCOPY ${DIR}/main.go /app/\nCOPY conf/*.yaml /etc/\nCOPY link.txt /l\n" +
+			"FROM base\nRUN --mount=type=bind,source=tools,target=/t true\n",
+		".dockerignore":    "conf/secret.yaml\n",
+		"src/main.go":      "package main\n",
+		"src/other.go":     "package other\n",
+		"conf/a.yaml":      "a: 1\n",
+		"conf/b.json":      "{}\n",
+		"conf/secret.yaml": "token: s3cr3t\n",
+		"conf/sub/c.yaml":  "c: 1\n",
+		"data/real.txt":    "real\n",
+		"data/more.txt":    "more\n",
+		"tools/x.sh":       "echo\n",
+		"unused/u.txt":     "u\n",
+		"docs/readme.md":   "docs\n",
+	})
+	if err := os.Symlink("data/real.txt", filepath.Join(ctxDir, "link.txt")); err != nil {
+		t.Fatal(err)
+	}
+	sent := func(t *testing.T, job Job) []string {
+		t.Helper()
+		var buf bytes.Buffer
+		if _, err := writeStream(context.Background(), &buf, job, ctxDir, filepath.Join(ctxDir, "Dockerfile")); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readStream(&buf, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return listTree(t, got.context)
+	}
+	want := []string{"conf/a.yaml", "data/real.txt", "link.txt", "src/main.go", "tools/x.sh"}
+	if d := cmp.Diff(want, sent(t, Job{})); d != "" {
+		t.Errorf("sent (-want +got):\n%s", d)
+	}
+	// A build arg changes what COPY ${DIR} names, as it does in the build
+	// (docs/main.go does not exist: nothing of docs/ or src/ goes).
+	want = []string{"conf/a.yaml", "data/real.txt", "link.txt", "tools/x.sh"}
+	if d := cmp.Diff(want, sent(t, Job{BuildArgs: map[string]string{"DIR": "docs"}})); d != "" {
+		t.Errorf("sent with DIR=docs (-want +got):\n%s", d)
+	}
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\nCOPY --bogus src /\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	all := sent(t, Job{})
+	if !slices.Contains(all, "docs/readme.md") || !slices.Contains(all, "unused/u.txt") || slices.Contains(all, "conf/secret.yaml") {
+		t.Errorf("a Dockerfile that does not parse should send the whole context minus .dockerignore: %v", all)
 	}
 }
 
