@@ -138,13 +138,18 @@ func (s *session) registry(p *config.Project) *oci.Client {
 func (s *session) facts(p *config.Project) *gitinfo.Facts {
 	dir := "."
 	if p != nil {
-		file := p.File
-		if !filepath.IsAbs(file) {
-			file = filepath.Join(p.WorkDir, file)
-		}
-		dir = filepath.Dir(file)
+		dir = projectDir(p)
 	}
 	return gitinfo.Detect(dir, config.Environ())
+}
+
+// projectDir is the directory of p's configuration file.
+func projectDir(p *config.Project) string {
+	file := p.File
+	if !filepath.IsAbs(file) {
+		file = filepath.Join(p.WorkDir, file)
+	}
+	return filepath.Dir(file)
 }
 
 // kubeOptions name the cluster: the flags, with fallbackContext (the

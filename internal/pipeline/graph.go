@@ -96,6 +96,10 @@ type Job struct {
 	// NoCheckout marks a job that runs without the repository (GitLab's
 	// GIT_STRATEGY: none): it gets everything it needs on the command line.
 	NoCheckout bool
+	// FullHistory asks for the whole git history, not the CI system's
+	// shallow clone (skiff cleanup --registry reads which commits branches
+	// still reach).
+	FullHistory bool
 	// PublishRelease marks the job whose skiff release create also makes
 	// the CI system's release of the tag (GitLab: --gitlab-release, through
 	// GitLab's Releases API, since skiff's image has no release-cli for

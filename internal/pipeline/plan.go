@@ -41,6 +41,7 @@ const (
 	JobBuildRelease = "build:release" // tags
 	JobRelease      = "release"
 	JobGC           = "gc"
+	JobCleanup      = "cleanup"
 )
 
 // Predefined variables the job commands use. The CI system sets them (the
@@ -259,6 +260,23 @@ func (b *planner) jobs() []*Job {
 			Needs:  []string{},
 			Script: []Command{{"skiff", "env", "gc"}},
 			Rules:  []Rule{{On: Schedule}},
+		})
+	}
+	if len(b.p.Artifacts()) > 0 && len(b.p.Environments()) > 0 {
+		// Only with environments: their release records are how skiff
+		// knows what runs. After gc, so that what expired environments ran
+		// is no longer needed.
+		needs := []string{}
+		if b.hasDynamic() {
+			needs = []string{JobGC}
+		}
+		jobs = append(jobs, &Job{
+			Name:        JobCleanup,
+			Stage:       "maintenance",
+			Needs:       needs,
+			Script:      []Command{{"skiff", "cleanup", "--registry"}},
+			Rules:       []Rule{{On: Schedule}},
+			FullHistory: true,
 		})
 	}
 	return jobs

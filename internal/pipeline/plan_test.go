@@ -3,6 +3,7 @@ package pipeline
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +43,7 @@ func TestExampleGraph(t *testing.T) {
 		MergeRequest: {"unit", "integration", "functional", "build:review", "review", "stop_review"},
 		Tag:          {"unit", "integration", "functional", "build:release", "release", "staging", "production"},
 		Push:         {"unit", "integration", "functional", "build"},
-		Schedule:     {"gc"},
+		Schedule:     {"gc", "cleanup"},
 	}
 	for e, w := range want {
 		if diff := cmp.Diff(w, names(g.For(e))); diff != "" {
@@ -59,12 +60,16 @@ func TestExampleGraph(t *testing.T) {
 		"staging":       `skiff env deploy staging --release "$SKIFF_RELEASE" --dotenv deploy.env`,
 		"production":    `skiff env deploy production --release "$SKIFF_RELEASE" --approve --dotenv deploy.env`,
 		"gc":            "skiff env gc",
+		"cleanup":       "skiff cleanup --registry",
 	}
 	for job, want := range cmds {
 		j := g.Job(job)
 		if j == nil || len(j.Script) != 1 || j.Script[0].String() != want {
 			t.Errorf("job %s: script %v, want [%s]", job, j.Script, want)
 		}
+	}
+	if c := g.Job("cleanup"); c == nil || !c.FullHistory || !slices.Equal(c.Needs, []string{"gc"}) {
+		t.Errorf("cleanup = %+v: want it after gc, with the whole git history", c)
 	}
 	prod, _ := g.Job("production").Rule(Tag)
 	if prod.When != Manual || prod.AllowFailure {

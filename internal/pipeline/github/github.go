@@ -221,7 +221,11 @@ func jobEnv(g *pipeline.Graph, j *pipeline.Job) map[string]string {
 func (w workflow) steps(g *pipeline.Graph, j *pipeline.Job) *yaml.Node {
 	var steps []*yaml.Node
 	if !j.NoCheckout {
-		steps = append(steps, ciyaml.NewMap().Set("uses", checkoutAction).Node())
+		checkout := ciyaml.NewMap().Set("uses", checkoutAction)
+		if j.FullHistory {
+			checkout.Set("with", ciyaml.NewMap().Set("fetch-depth", 0))
+		}
+		steps = append(steps, checkout.Node())
 	}
 	for _, n := range j.Needs {
 		if need := g.Job(n); need != nil && len(need.Artifacts) > 0 && !j.NoCheckout {

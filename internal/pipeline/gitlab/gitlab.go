@@ -123,6 +123,9 @@ func job(g *pipeline.Graph, j *pipeline.Job, cond map[pipeline.Event]string) (*c
 	if j.NoCheckout {
 		vars["GIT_STRATEGY"] = "none"
 	}
+	if j.FullHistory {
+		vars["GIT_DEPTH"] = "0"
+	}
 	if len(vars) > 0 {
 		m.Set("variables", sortedMap(vars))
 	}

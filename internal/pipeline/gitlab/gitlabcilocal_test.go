@@ -77,7 +77,7 @@ var (
 	schedule = scenario{
 		name: "schedule",
 		vars: map[string]string{"CI_PIPELINE_SOURCE": "schedule"},
-		jobs: map[string]string{"gc": "on_success,false"},
+		jobs: map[string]string{"gc": "on_success,false", "cleanup": "on_success,false"},
 	}
 )
 
