@@ -245,6 +245,9 @@ func ProbeUserNamespace() error {
 }
 
 func probeUserNamespace() error {
+	if noNewPrivs() {
+		return errNoNewPrivs
+	}
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = []string{probeArg0}
 	cmd.Env = []string{childEnv + "=1"}
@@ -262,6 +265,20 @@ func probeUserNamespace() error {
 		return userNamespaceError(err)
 	}
 	return nil
+}
+
+// errNoNewPrivs is why rootless isolation cannot run under no_new_privs:
+// EnterRootless execs into the new user namespace before its ids are
+// mapped and again after, and under no_new_privs an exec never gains
+// capabilities (nor does a setuid newuidmap), so the second process would
+// be root of the namespace without any. The probe itself execs after the
+// mapping and would pass; it must not.
+var errNoNewPrivs = errors.New("no_new_privs is set on this process (a container with allowPrivilegeEscalation: false): rootless isolation cannot regain capabilities in its user namespace; use --isolation=container")
+
+// noNewPrivs reports whether this process runs with no_new_privs set.
+func noNewPrivs() bool {
+	v, err := unix.PrctlRetInt(unix.PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0)
+	return err == nil && v == 1
 }
 
 // userNamespaceError explains why a user namespace could not be created.
