@@ -155,10 +155,10 @@ func TestGitLabKubernetesExecutorPipelines(t *testing.T) {
 	// Runner makes them by default (no security context: skiff build
 	// isolates RUN rootless), the tag pipeline in a hardened runner's
 	// (the runtime's seccomp profile, which forbids user namespaces, and no
-	// privilege escalation: container isolation). A hardened runner without
-	// the seccomp profile cannot build yet: auto picks rootless, whose
-	// second exec gains no capabilities under no_new_privs ("making mounts
-	// private: operation not permitted").
+	// privilege escalation: container isolation). Without the seccomp
+	// profile but with no_new_privs, auto isolation refuses rootless too
+	// (its second exec would gain no capabilities) and picks container
+	// mode (sandbox.TestProbeUserNamespaceRefusesNoNewPrivs).
 	isolation := func(t *testing.T, run *jobRun, want string) {
 		t.Helper()
 		if !strings.Contains(run.log, "isolation: "+want) {
