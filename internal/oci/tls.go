@@ -116,6 +116,13 @@ func (c *Client) newTransport(host, registry string) (http.RoundTripper, error) 
 		t.TLSClientConfig = &tls.Config{}
 	}
 	cfg := t.TLSClientConfig
+	// HTTP/1.1 only: a registry refuses a missing client certificate
+	// after the TLS 1.3 handshake, with an alert the first read gets, and
+	// HTTP/2's connection setup loses that alert ("client conn could not
+	// be established"); a registry client gains nothing from HTTP/2.
+	t.ForceAttemptHTTP2 = false
+	t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	cfg.NextProtos = []string{"http/1.1"}
 	if len(files.cas) > 0 {
 		pool := cfg.RootCAs
 		if pool == nil {
