@@ -136,9 +136,7 @@ func TestClusterOnRealNode(t *testing.T) {
 
 // TestLocal runs verify containers in the builder's sandbox.
 func TestLocal(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the sandbox needs root here")
-	}
+	testenv.RequireRoot(t, "verify's local mode runs the container in the builder's sandbox")
 	e := testenv.Require(t)
 	p := load(t, `  - name: passes
     container: {name: check, image: `+e.BaseImage()+`, command: ["sh", "-c", "echo hello $WHO"], env: [{name: WHO, value: verify}]}

@@ -135,10 +135,10 @@ func contextEntries(ctx context.Context, root string, pm *patternmatcher.Pattern
 func walkContext(ctx context.Context, root string, pm *patternmatcher.PatternMatcher, reads *dockerfile.SourceMatcher) ([]entry, []string, error) {
 	var entries []entry
 	var links []string
-	// pending are directories above a possible source, sent only once
-	// something below them is.
+	// pending are the directories above the current entry that may hold a
+	// source, sent only once something below them is (the walk is depth
+	// first, so they form a path from the root).
 	var pending []entry
-	sent := map[string]bool{}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -179,19 +179,17 @@ func walkContext(ctx context.Context, root string, pm *patternmatcher.PatternMat
 		if err != nil {
 			return err
 		}
+		for len(pending) > 0 && !strings.HasPrefix(name, pending[len(pending)-1].name+"/") {
+			pending = pending[:len(pending)-1]
+		}
 		e := entry{name: name, host: p, info: fi}
 		if !matched {
 			pending = append(pending, e)
 			return nil
 		}
-		for _, a := range pending {
-			if !sent[a.name] && strings.HasPrefix(name, a.name+"/") {
-				entries = append(entries, a)
-				sent[a.name] = true
-			}
-		}
+		entries = append(entries, pending...)
+		pending = pending[:0]
 		entries = append(entries, e)
-		sent[name] = true
 		if fi.Mode()&fs.ModeSymlink != 0 {
 			if t, ok := linkTarget(p, rel); ok {
 				links = append(links, t)
