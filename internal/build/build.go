@@ -151,6 +151,9 @@ func Run(ctx context.Context, targets []Target, opts Options) ([]artifact.Build,
 		if a.CustomArtifact != nil {
 			return &customBuilder{push: opts.Push, registry: opts.Registry}, nil
 		}
+		if a.KoArtifact != nil {
+			return &koBuilder{opts: opts}, nil
+		}
 		if opts.Dockerfiles != nil {
 			return opts.Dockerfiles, nil
 		}
@@ -238,7 +241,11 @@ func resolveTags(ctx context.Context, targets []Target, opts Options, emit func(
 	out := make([]name.Tag, len(targets))
 	for i, t := range targets {
 		a := t.Artifact
-		image := DefaultRepoImage(opts.DefaultRepo, a.ImageName)
+		image, err := koImageName(opts, a.ImageName)
+		if err != nil {
+			return nil, err
+		}
+		image = DefaultRepoImage(opts.DefaultRepo, image)
 		if strings.ContainsAny(strings.TrimPrefix(image, strings.SplitN(image, "/", 2)[0]), "@") {
 			return nil, fmt.Errorf("image %s: names to build cannot have a digest", a.ImageName)
 		}

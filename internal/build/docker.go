@@ -31,7 +31,6 @@ type dockerfileBuilder struct {
 	blobs    *oci.Blobs
 	local    *cache.Local
 	cacheDir string
-	layoutMu sync.Mutex
 }
 
 func newDockerfileBuilder(opts Options) (*dockerfileBuilder, error) {
@@ -163,7 +162,7 @@ func (d *dockerfileBuilder) buildSpec(ctx context.Context, spec DockerSpec, ref 
 		built.Pushed = pr.Pushed
 		d.putCacheIndex(ctx, used, dig, emit, ref.Context().Name())
 	case d.opts.OutputDir != "":
-		if err := d.writeLayout(img, ref); err != nil {
+		if err := writeLayout(d.opts.OutputDir, img, ref); err != nil {
 			return Built{}, err
 		}
 	}
@@ -265,19 +264,23 @@ func withLabels(img v1.Image, labels map[string]*string) (v1.Image, error) {
 	return mutate.ConfigFile(img, cf)
 }
 
-// writeLayout adds the image to the OCI layout in OutputDir, named by ref.
-func (d *dockerfileBuilder) writeLayout(img v1.Image, ref name.Tag) error {
-	d.layoutMu.Lock()
-	defer d.layoutMu.Unlock()
-	p, err := layout.FromPath(d.opts.OutputDir)
+// layoutMu serialises writes to OCI layouts: several builds of one run
+// add their images to the same OutputDir.
+var layoutMu sync.Mutex
+
+// writeLayout adds the image to the OCI layout in dir, named by ref.
+func writeLayout(dir string, img v1.Image, ref name.Tag) error {
+	layoutMu.Lock()
+	defer layoutMu.Unlock()
+	p, err := layout.FromPath(dir)
 	if err != nil {
-		if p, err = layout.Write(d.opts.OutputDir, empty.Index); err != nil {
-			return fmt.Errorf("creating OCI layout %s: %w", d.opts.OutputDir, err)
+		if p, err = layout.Write(dir, empty.Index); err != nil {
+			return fmt.Errorf("creating OCI layout %s: %w", dir, err)
 		}
 	}
 	ann := map[string]string{"org.opencontainers.image.ref.name": ref.String()}
 	if err := p.ReplaceImage(img, matchRefName(ref.String()), layout.WithAnnotations(ann)); err != nil {
-		return fmt.Errorf("writing %s to %s: %w", ref, d.opts.OutputDir, err)
+		return fmt.Errorf("writing %s to %s: %w", ref, dir, err)
 	}
 	return nil
 }

@@ -1,8 +1,11 @@
 package build
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/skiff-dev/skiff/internal/build/ko"
 )
 
 const maxImageLength = 255
@@ -21,6 +24,9 @@ var (
 func DefaultRepoImage(defaultRepo, image string) string {
 	if defaultRepo == "" {
 		return image
+	}
+	if rest, ok := strings.CutPrefix(image, ko.Scheme); ok {
+		image = strings.ToLower(rest)
 	}
 	base, suffix := splitTagDigest(image)
 	if strings.HasPrefix(base, defaultRepo) {
@@ -41,6 +47,22 @@ func DefaultRepoImage(defaultRepo, image string) string {
 		out = out[:maxImageLength]
 	}
 	return out + suffix
+}
+
+// koImageName applies Skaffold's rule for ko://IMPORTPATH image names:
+// the prefix is dropped (and the path lower-cased, as registries need)
+// before the default repo is applied, and pushing one needs a default repo
+// (pkg/skaffold/build/ko/build.go: "default repo must be set when using
+// the 'ko://' prefix and pushing to a registry").
+func koImageName(opts Options, image string) (string, error) {
+	rest, ok := strings.CutPrefix(image, ko.Scheme)
+	if !ok {
+		return image, nil
+	}
+	if opts.DefaultRepo == "" && opts.Push {
+		return "", fmt.Errorf("image %s: a ko:// image is pushed under the default repo; set --default-repo (or SKAFFOLD_DEFAULT_REPO), as Skaffold requires", image)
+	}
+	return strings.ToLower(rest), nil
 }
 
 // splitTagDigest splits "repo[:tag][@digest]" into the repository and the

@@ -3,7 +3,9 @@ package build
 import (
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/skiff-dev/skiff/internal/build/ko"
 	"github.com/skiff-dev/skiff/internal/config"
 )
 
@@ -79,4 +81,27 @@ func ResolveBuildArgs(args map[string]*string) map[string]string {
 		}
 	}
 	return out
+}
+
+// KoSpec returns the ko build of a ko artifact: the go tool runs in the
+// context joined with ko.dir; the main package is the image name's import
+// path when it starts with ko://, else ko.main (default ".") relative to
+// that directory, as in Skaffold (pkg/skaffold/build/ko/build.go,
+// getImportPath). ok is false for other artifacts.
+func KoSpec(a *config.Artifact) (s ko.Spec, ok bool) {
+	k := a.KoArtifact
+	if k == nil {
+		return s, false
+	}
+	s.Dir = filepath.Join(a.Workspace, k.Dir)
+	s.ImportPath = k.Main
+	if strings.HasPrefix(a.ImageName, ko.Scheme) {
+		s.ImportPath = a.ImageName
+	} else if s.ImportPath == "" {
+		s.ImportPath = "."
+	}
+	s.BaseImage, s.Env, s.Flags, s.Ldflags, s.Labels = k.BaseImage, k.Env, k.Flags, k.Ldflags, k.Labels
+	s.HasBuildConfig = (k.Dir != "" && k.Dir != ".") || (k.Main != "" && k.Main != ".") ||
+		len(k.Env) > 0 || len(k.Flags) > 0 || len(k.Ldflags) > 0
+	return s, true
 }

@@ -213,7 +213,7 @@ type ArtifactType struct {
 	KanikoArtifact    *KanikoArtifact `yaml:"kaniko,omitempty" skiff:"oneOf=artifact"`
 	CustomArtifact    *CustomArtifact `yaml:"custom,omitempty" skiff:"oneOf=artifact"`
 	BazelArtifact     Any             `yaml:"bazel,omitempty" skiff:"oneOf=artifact,unsupported=the bazel builder is not supported; use docker, kaniko or custom"`
-	KoArtifact        Any             `yaml:"ko,omitempty" skiff:"oneOf=artifact,unsupported=the ko builder is not supported; use docker, kaniko or custom"`
+	KoArtifact        *KoArtifact     `yaml:"ko,omitempty" skiff:"oneOf=artifact"`
 	JibArtifact       Any             `yaml:"jib,omitempty" skiff:"oneOf=artifact,unsupported=the jib builder is not supported; use docker, kaniko or custom"`
 	BuildpackArtifact Any             `yaml:"buildpacks,omitempty" skiff:"oneOf=artifact,unsupported=the buildpacks builder is not supported; use docker, kaniko or custom"`
 }
@@ -302,6 +302,29 @@ type KanikoCache struct {
 	TTL             string `yaml:"ttl,omitempty"`
 	CacheCopyLayers bool   `yaml:"cacheCopyLayers,omitempty"`
 	CacheRunLayers  *bool  `yaml:"cacheRunLayers,omitempty"`
+}
+
+// KoArtifact builds a Go main package with ko, in-process; the fields are
+// Skaffold's (schema v4beta13 KoArtifact). Dir and Main are relative to the
+// artifact's context; an image named ko://IMPORTPATH builds that package and
+// Main is ignored.
+type KoArtifact struct {
+	BaseImage    string            `yaml:"fromImage,omitempty"`
+	Dependencies *KoDependencies   `yaml:"dependencies,omitempty"`
+	Dir          string            `yaml:"dir,omitempty"`
+	Env          []string          `yaml:"env,omitempty" skiff:"template"`
+	Flags        []string          `yaml:"flags,omitempty" skiff:"template"`
+	Labels       map[string]string `yaml:"labels,omitempty" skiff:"template"`
+	Ldflags      []string          `yaml:"ldflags,omitempty" skiff:"template"`
+	Main         string            `yaml:"main,omitempty"`
+}
+
+// KoDependencies are the files skiff dev watches for a ko artifact. Without
+// paths, it watches the Go files of the packages the main package imports
+// from its module (Skaffold watches **/*.go).
+type KoDependencies struct {
+	Paths  []string `yaml:"paths,omitempty"`
+	Ignore []string `yaml:"ignore,omitempty"`
 }
 
 // CustomArtifact builds with a user command.
