@@ -231,6 +231,11 @@ func (g *Graph) definesInputs(changed []string) bool {
 		if g.defs[p] {
 			return true
 		}
+		for _, n := range g.Artifacts {
+			if definesGoInputs(n, p) {
+				return true
+			}
+		}
 	}
 	return false
 }

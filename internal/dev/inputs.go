@@ -23,6 +23,9 @@ func artifactInputs(ctx context.Context, workDir string, a *config.Artifact) (Fi
 	if b, ok := dockerBuildOf(workDir, a); ok {
 		return dockerInputs(b)
 	}
+	if a.KoArtifact != nil {
+		return koInputs(ctx, workDir, a)
+	}
 	ws := absPath(workDir, a.Workspace)
 	c := a.CustomArtifact
 	if c == nil || c.Dependencies == nil {
