@@ -53,7 +53,7 @@ func applyDefaults(c *Config) {
 		if a.Workspace == "" {
 			a.Workspace = joinDir(c.Source.Dir, ".")
 		}
-		if a.DockerArtifact == nil && a.KanikoArtifact == nil && a.CustomArtifact == nil {
+		if a.DockerArtifact == nil && a.KanikoArtifact == nil && a.CustomArtifact == nil && a.KoArtifact == nil {
 			a.DockerArtifact = &DockerArtifact{}
 		}
 		if d := a.DockerArtifact; d != nil && d.DockerfilePath == "" {

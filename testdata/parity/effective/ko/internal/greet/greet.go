@@ -1,0 +1,5 @@
+// Package greet is imported by hello.
+package greet
+
+// Hello is hello's greeting.
+func Hello() string { return "hello from ko" }
