@@ -1,7 +1,9 @@
 package ko
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -47,8 +49,12 @@ func readKoYAML(dir string) (koYAML, error) {
 		return koYAML{}, err
 	}
 	c := koYAML{file: p}
-	if err := yaml.Unmarshal(data, &c); err != nil {
-		return koYAML{}, fmt.Errorf("%s: %v", p, err)
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	// A key skiff does not act on (defaultPlatforms, defaultLdflags, …)
+	// is refused by name rather than ignored.
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return koYAML{}, fmt.Errorf("%s: %v (skiff reads defaultBaseImage, baseImageOverrides and builds with id, dir, main, env, flags and ldflags)", p, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	return c, nil
 }
