@@ -212,7 +212,7 @@ type logWriter struct {
 
 func (w *logWriter) Write(p []byte) (int, error) {
 	msg := string(p)
-	if strings.HasPrefix(msg, "git ") || strings.HasPrefix(msg, "couldn't get ") {
+	if strings.HasPrefix(msg, "git ") || strings.HasPrefix(msg, "couldn't get ") || strings.HasPrefix(msg, "current folder is not a git repository") {
 		return len(p), nil
 	}
 	for _, l := range strings.Split(msg, "\n") {
