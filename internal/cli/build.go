@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -92,7 +93,22 @@ func newBuildCmd(s *session) *cobra.Command {
 			"nothing changed is only cache lookups. Progress goes to stderr; with -q the artifacts\n" +
 			"JSON goes to stdout.",
 		Args: args(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error { return runVerb(cmd.Context(), o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// SKIFF_CPUPROFILE=FILE (undocumented, for hack/bench) writes
+			// a pprof CPU profile of the build.
+			if p := os.Getenv("SKIFF_CPUPROFILE"); p != "" {
+				f, err := os.Create(p)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
+			return runVerb(cmd.Context(), o)
+		},
 	}
 	fl := cmd.Flags()
 	o.flags.add(fl)
@@ -305,7 +321,8 @@ func (p *buildProgress) step(artifact string, s *dockerbuild.Event) {
 			fmt.Fprintf(p.w, "%s %s\n", prefix, oneLine(s.Instruction))
 		}
 	case dockerbuild.StepOutput:
-		fmt.Fprintf(p.w, "[%s] | %s\n", artifact, s.Text)
+		// Stages build concurrently: each output line names its stage.
+		fmt.Fprintf(p.w, "[%s] [%s] | %s\n", artifact, s.Stage, s.Text)
 	case dockerbuild.IsolationSelected:
 		fmt.Fprintf(p.w, "[%s] isolation: %s\n", artifact, s.Text)
 	case dockerbuild.Warning:

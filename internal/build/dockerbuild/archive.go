@@ -62,7 +62,7 @@ func (b *builder) download(ctx context.Context, src, checksum string) (item, err
 	if err != nil {
 		return item{}, err
 	}
-	b.cleanup = append(b.cleanup, dir)
+	b.addCleanup(dir)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
 	if err != nil {
 		return item{}, err
@@ -108,7 +108,7 @@ func (b *builder) heredoc(sc instructions.SourceContent) (item, error) {
 	if err != nil {
 		return item{}, err
 	}
-	b.cleanup = append(b.cleanup, dir)
+	b.addCleanup(dir)
 	name := path.Base("/" + sc.Path)
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, []byte(sc.Data), 0o644); err != nil {

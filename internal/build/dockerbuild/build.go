@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -29,17 +30,27 @@ type builder struct {
 	iso    isolator
 	plan   *dockerfile.Plan
 	ctxSrc *source
-	lex    *shell.Lex
 	stages []*stageState
-	images map[string]*stageState // COPY --from=<image>
+	// failStages cancels the stages' context (see runStages).
+	failStages context.CancelCauseFunc
+	// done[i] is closed when stage i is built (b.stages[i] set) or the
+	// build gave up; stages build concurrently once what they read is done.
+	done []chan struct{}
 
 	eventMu   sync.Mutex
 	stackOnce sync.Once
 	puts      errgroup.Group
-	steps     int
-	cached    int
-	snaps     []snapshot.Snapshotter
-	cleanup   []string
+
+	mu      sync.Mutex             // guards the fields below, shared by the stages
+	images  map[string]*stageState // COPY --from=<image>
+	steps   int
+	cached  int
+	snaps   []snapshot.Snapshotter
+	cleanup []string
+	// srcLocks: see sourceLock.
+	srcLocks map[*stageState]*sync.Mutex
+	// cacheLocks: see cacheLock.
+	cacheLocks map[string]*sync.Mutex
 
 	pullMu     sync.Mutex
 	pulls      map[string]*pull
@@ -97,8 +108,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	b := &builder{
-		opts: opts, iso: iso, plan: plan, ctxSrc: ctxSrc, lex: shell.NewLex(plan.Escape),
+		opts: opts, iso: iso, plan: plan, ctxSrc: ctxSrc,
 		stages: make([]*stageState, len(plan.Stages)), images: map[string]*stageState{}, pulls: map[string]*pull{},
+		srcLocks: map[*stageState]*sync.Mutex{}, cacheLocks: map[string]*sync.Mutex{},
 	}
 	b.puts.SetLimit(4) // registry cache uploads run alongside the build, a few at a time
 	bgCtx, stopBg := context.WithCancel(ctx)
@@ -108,16 +120,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if len(plan.UnusedBuildArgs) > 0 {
 		b.emit(Event{Kind: Warning, Text: fmt.Sprintf("build args %v were not consumed by any ARG", plan.UnusedBuildArgs)})
 	}
-	for _, def := range plan.Stages {
-		if !def.Needed {
-			continue
-		}
-		s, err := b.runStage(ctx, def)
-		if err != nil {
-			_ = b.puts.Wait()
-			return nil, err
-		}
-		b.stages[def.Index] = s
+	if err := b.runStages(ctx); err != nil {
+		_ = b.puts.Wait()
+		return nil, err
 	}
 	if err := b.puts.Wait(); err != nil {
 		b.emit(Event{Kind: Warning, Text: fmt.Sprintf("storing build cache: %v", err)})
@@ -128,6 +133,106 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	return &Result{Image: img, Steps: b.steps, Cached: b.cached, Layers: target.layers[target.baseLayers:]}, nil
+}
+
+// runStages builds the stages the target needs, each as soon as the stages
+// it starts from and reads files from are built, at most Options.Jobs at a
+// time (one after another in Dockerfile order with Jobs 1). The first
+// failure cancels the others and is the build's error. A stage's result
+// depends only on its inputs, so the image is the same in any order.
+func (b *builder) runStages(ctx context.Context) error {
+	jobs := b.opts.Jobs
+	if jobs <= 0 {
+		jobs = runtime.NumCPU()
+	}
+	b.done = make([]chan struct{}, len(b.plan.Stages))
+	for i := range b.done {
+		b.done[i] = make(chan struct{})
+	}
+	if jobs == 1 {
+		for _, def := range b.plan.Stages {
+			if def.Needed {
+				if err := b.buildStage(ctx, def); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	slots := make(chan struct{}, jobs)
+	// The stages' context is cancelled when one fails, and only then: the
+	// layers they looked up read their blobs with it after the build
+	// returns (when the image is pushed).
+	// (It is released with ctx.)
+	var sctx context.Context
+	sctx, b.failStages = context.WithCancelCause(ctx)
+	var g errgroup.Group
+	for _, def := range b.plan.Stages {
+		if !def.Needed {
+			continue
+		}
+		g.Go(func() error {
+			err := b.scheduleStage(sctx, def, slots)
+			if err != nil {
+				b.failStages(err)
+			}
+			return err
+		})
+	}
+	return g.Wait()
+}
+
+// scheduleStage builds a stage once the stages it needs are built and a
+// slot is free.
+func (b *builder) scheduleStage(ctx context.Context, def *dockerfile.Stage, slots chan struct{}) error {
+	// Waiting before taking a slot: a stage holding one never waits for
+	// another.
+	deps := def.Uses
+	if def.FromStage >= 0 {
+		deps = append([]int{def.FromStage}, deps...)
+	}
+	for _, d := range deps {
+		if err := b.waitStage(ctx, d); err != nil {
+			close(b.done[def.Index])
+			return err
+		}
+	}
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		close(b.done[def.Index])
+		return ctx.Err()
+	}
+	defer func() { <-slots }()
+	return b.buildStage(ctx, def)
+}
+
+// buildStage builds one stage and marks it done.
+func (b *builder) buildStage(ctx context.Context, def *dockerfile.Stage) error {
+	defer close(b.done[def.Index])
+	s, err := b.runStage(ctx, def)
+	if err != nil {
+		return err
+	}
+	b.stages[def.Index] = s
+	return nil
+}
+
+// waitStage waits until stage i is built; a stage that failed has already
+// cancelled ctx with its own error.
+func (b *builder) waitStage(ctx context.Context, i int) error {
+	select {
+	case <-b.done[i]:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if b.stages[i] == nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return fmt.Errorf("stage %s was not built", b.plan.Stages[i].Ref())
+	}
+	return nil
 }
 
 func (b *builder) close() {
@@ -175,6 +280,9 @@ type stageState struct {
 
 	snap    snapshot.Snapshotter
 	snapped int // layers appended to snap
+
+	// lex expands words; it keeps state, so each stage has its own.
+	lex *shell.Lex
 }
 
 // snapshotter returns the stage's snapshotter with every layer appended.
@@ -185,7 +293,9 @@ func (b *builder) snapshotter(s *stageState) (snapshot.Snapshotter, error) {
 			return nil, err
 		}
 		s.snap = snap
+		b.mu.Lock()
 		b.snaps = append(b.snaps, snap)
+		b.mu.Unlock()
 	}
 	for ; s.snapped < len(s.layers); s.snapped++ {
 		s.snap.Append(s.layers[s.snapped])
@@ -216,7 +326,7 @@ func (b *builder) runStage(ctx context.Context, def *dockerfile.Stage) (*stageSt
 	if name == "" {
 		name = fmt.Sprintf("stage-%d", def.Index)
 	}
-	s := &stageState{def: def, name: name}
+	s := &stageState{def: def, name: name, lex: shell.NewLex(b.plan.Escape)}
 	triggers, err := b.from(ctx, s)
 	if err != nil {
 		return nil, err
@@ -245,14 +355,14 @@ func (b *builder) runStage(ctx context.Context, def *dockerfile.Stage) (*stageSt
 func (b *builder) layerStep(ctx context.Context, s *stageState, c instructions.Command, key cache.Key, createdBy string,
 	run func(w io.Writer) (diff snapshot.Diff, inSnap bool, err error)) error {
 	ev := Event{Stage: s.name, Step: s.step, Steps: s.steps, Line: dockerfile.Line(c), Instruction: instructionText(c)}
-	b.steps++
+	b.countStep(false)
 	if b.opts.Cache != nil && !b.opts.NoCache {
 		e, ok, err := b.opts.Cache.Get(ctx, key)
 		if err != nil {
 			b.emit(Event{Kind: Warning, Stage: s.name, Line: ev.Line, Text: fmt.Sprintf("cache lookup failed, building: %v", err)})
 		}
 		if ok {
-			b.cached++
+			b.countStep(true)
 			created := e.Created
 			if b.opts.Epoch != nil {
 				created = *b.opts.Epoch
@@ -302,6 +412,52 @@ func (b *builder) layerStep(ctx context.Context, s *stageState, c instructions.C
 	ev.Kind, ev.Duration = StepDone, time.Since(start)
 	b.emit(ev)
 	return nil
+}
+
+// countStep counts a step (cached false, when it starts), or that the step
+// came from the cache (cached true).
+func (b *builder) countStep(cached bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if cached {
+		b.cached++
+	} else {
+		b.steps++
+	}
+}
+
+// addCleanup removes dir when the build ends.
+func (b *builder) addCleanup(dir string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.cleanup = append(b.cleanup, dir)
+}
+
+// cacheLock is the lock of a RUN --mount=type=cache,sharing=locked
+// directory.
+func (b *builder) cacheLock(dir string) *sync.Mutex {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	m, ok := b.cacheLocks[dir]
+	if !ok {
+		m = &sync.Mutex{}
+		b.cacheLocks[dir] = m
+	}
+	return m
+}
+
+// sourceLock is the lock of a built stage or pulled image that other stages
+// read files from (COPY --from, RUN --mount from=): they share its
+// snapshotter, so they take turns.
+func (b *builder) sourceLock(s *stageState) *sync.Mutex {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	m, ok := b.srcLocks[s]
+	if !ok {
+		m = &sync.Mutex{}
+		b.srcLocks[s] = m
+	}
+	return m
 }
 
 // addStep records a step's layer (nil for none) and history.

@@ -33,17 +33,25 @@ type copyParams struct {
 // fromSource resolves a --from value to a built stage or a pulled image.
 func (b *builder) fromSource(ctx context.Context, ref string) (*stageState, error) {
 	if st, ok := b.plan.StageFor(ref); ok {
-		if s := b.stages[st.Index]; s != nil {
-			return s, nil
+		if err := b.waitStage(ctx, st.Index); err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("stage %s has not been built", ref)
+		return b.stages[st.Index], nil
 	}
-	if s, ok := b.images[ref]; ok {
+	b.mu.Lock()
+	s, ok := b.images[ref]
+	b.mu.Unlock()
+	if ok {
 		return s, nil
 	}
 	s, err := b.pullStage(ctx, ref)
 	if err != nil {
 		return nil, fmt.Errorf("--from=%s: %w", ref, err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if prev, ok := b.images[ref]; ok {
+		return prev, nil // another stage got there first
 	}
 	b.images[ref] = s
 	return s, nil
@@ -255,6 +263,9 @@ func (b *builder) contextItems(ctx context.Context, p copyParams, exclude *patte
 
 // copyFromStage copies out of another stage's (or image's) filesystem.
 func (b *builder) copyFromStage(ctx context.Context, from *stageState, p copyParams, exclude *patternmatcher.PatternMatcher, cp *copier, dest string, destIsDir bool) error {
+	lock := b.sourceLock(from)
+	lock.Lock()
+	defer lock.Unlock()
 	snap, err := b.snapshotter(from)
 	if err != nil {
 		return err

@@ -55,6 +55,11 @@ type Options struct {
 	// Allow.NetworkHost).
 	Network string
 
+	// Jobs bounds how many stages build at once (0: the CPU count; 1: one
+	// after another, in Dockerfile order). Independent stages build
+	// concurrently; the image is the same either way.
+	Jobs int
+
 	// Events receives progress; nil discards it. It is called from the
 	// build's goroutines, one event at a time.
 	Events func(Event)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -240,6 +241,11 @@ func (b *builder) mountKeys(ctx context.Context, mounts []*instructions.Mount) (
 	return out, nil
 }
 
+// cacheMountDir is the directory of a RUN --mount=type=cache id.
+func (b *builder) cacheMountDir(id string) string {
+	return filepath.Join(b.opts.CacheMountDir, fmt.Sprintf("%x", sha256.Sum256([]byte(id)))[:20])
+}
+
 // withMounts prepares RUN --mount mounts (viewing other stages as needed)
 // and calls fn with them.
 func (b *builder) withMounts(ctx context.Context, mounts []*instructions.Mount, root string, fn func([]sandbox.Mount, []string) error) error {
@@ -251,6 +257,31 @@ func (b *builder) withMounts(ctx context.Context, mounts []*instructions.Mount, 
 	}
 	defer os.RemoveAll(tmp)
 	var views []*instructions.Mount
+	// Stages build concurrently: one RUN at a time uses a cache with
+	// sharing=locked (locks taken in one order, so two RUNs never wait for
+	// each other).
+	var locked []string
+	for _, m := range mounts {
+		if m.Type == instructions.MountTypeCache && m.CacheSharing == instructions.MountSharingLocked {
+			id := m.CacheID
+			if id == "" {
+				id = m.Target
+				if id != "" && !path.IsAbs(id) {
+					id = "/" + id
+				}
+			}
+			locked = append(locked, b.cacheMountDir(id))
+		}
+	}
+	sort.Strings(locked)
+	for i, dir := range locked {
+		if i > 0 && dir == locked[i-1] {
+			continue
+		}
+		lock := b.cacheLock(dir)
+		lock.Lock()
+		defer lock.Unlock()
+	}
 	for i, m := range mounts {
 		target := m.Target
 		if target != "" && !path.IsAbs(target) {
@@ -265,7 +296,7 @@ func (b *builder) withMounts(ctx context.Context, mounts []*instructions.Mount, 
 			if id == "" {
 				id = target
 			}
-			dir := filepath.Join(b.opts.CacheMountDir, fmt.Sprintf("%x", sha256.Sum256([]byte(id)))[:20])
+			dir := b.cacheMountDir(id)
 			if err := ensureCacheDir(dir, m); err != nil {
 				return err
 			}
@@ -329,12 +360,13 @@ func (b *builder) withMounts(ctx context.Context, mounts []*instructions.Mount, 
 			sm = append(sm, sandbox.Mount{Type: "bind", Source: src, Target: target, ReadOnly: m.ReadOnly})
 		}
 	}
-	return b.withViews(ctx, views, sm, env, fn)
+	return b.withViews(ctx, views, sm, env, map[*stageState]bool{}, fn)
 }
 
 // withViews mounts the stages that bind mounts read from, one inside the
-// other, then calls fn.
-func (b *builder) withViews(ctx context.Context, views []*instructions.Mount, sm []sandbox.Mount, env []string, fn func([]sandbox.Mount, []string) error) error {
+// other, then calls fn. held are the sources whose lock (sourceLock) an
+// outer view holds.
+func (b *builder) withViews(ctx context.Context, views []*instructions.Mount, sm []sandbox.Mount, env []string, held map[*stageState]bool, fn func([]sandbox.Mount, []string) error) error {
 	if len(views) == 0 {
 		return fn(sm, env)
 	}
@@ -342,6 +374,12 @@ func (b *builder) withViews(ctx context.Context, views []*instructions.Mount, sm
 	src, err := b.fromSource(ctx, m.From)
 	if err != nil {
 		return err
+	}
+	if !held[src] {
+		lock := b.sourceLock(src)
+		lock.Lock()
+		defer lock.Unlock()
+		held[src] = true
 	}
 	snap, err := b.snapshotter(src)
 	if err != nil {
@@ -356,7 +394,7 @@ func (b *builder) withViews(ctx context.Context, views []*instructions.Mount, sm
 		if !path.IsAbs(target) {
 			target = "/" + target
 		}
-		return b.withViews(ctx, views[1:], append(sm, sandbox.Mount{Type: "bind", Source: p, Target: target, ReadOnly: true}), env, fn)
+		return b.withViews(ctx, views[1:], append(sm, sandbox.Mount{Type: "bind", Source: p, Target: target, ReadOnly: true}), env, held, fn)
 	})
 }
 

@@ -96,10 +96,13 @@ type pull struct {
 // it will probably need their files too, and extracting them while this
 // stage works is cheaper than waiting for it later.
 func (b *builder) prefetch(ctx context.Context, from int) {
-	if b.prefetched {
+	b.mu.Lock()
+	started := b.prefetched
+	b.prefetched = true
+	b.mu.Unlock()
+	if started {
 		return
 	}
-	b.prefetched = true
 	for _, def := range b.plan.Stages[from+1:] {
 		if !def.Needed || def.FromStage >= 0 || def.From == dockerfile.Scratch || !hasFilesystemStep(def) {
 			continue
@@ -182,7 +185,7 @@ func (b *builder) expand(s *stageState, c instructions.Command) error {
 	}
 	if ex, ok := c.(instructions.SupportsSingleWordExpansion); ok {
 		if err := ex.Expand(func(w string) (string, error) {
-			r, _, err := b.lex.ProcessWord(w, s.runEnv)
+			r, _, err := s.lex.ProcessWord(w, s.runEnv)
 			return r, err
 		}); err != nil {
 			return err
@@ -243,7 +246,7 @@ func (b *builder) dispatch(ctx context.Context, s *stageState, c instructions.Co
 	case *instructions.ExposeCommand:
 		var words []string
 		for _, p := range c.Ports {
-			ws, err := b.lex.ProcessWords(p, s.runEnv)
+			ws, err := s.lex.ProcessWords(p, s.runEnv)
 			if err != nil {
 				return err
 			}
@@ -316,7 +319,7 @@ func (b *builder) arg(s *stageState, c *instructions.ArgCommand) {
 		if v, ok := b.plan.BuildArgs[kv.Key]; ok {
 			val = &v
 		} else if kv.Value != nil {
-			v, _, err := b.lex.ProcessWord(*kv.Value, s.runEnv)
+			v, _, err := s.lex.ProcessWord(*kv.Value, s.runEnv)
 			if err == nil {
 				val = &v
 			}
