@@ -53,6 +53,15 @@ func newDockerfileBuilder(opts Options) (*dockerfileBuilder, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Registry cache hits are kept in the local cache; their layers stay in
+	// the registry until a step needs their files.
+	local.Remote = func(ctx context.Context, repo string, d oci.Desc) (v1.Layer, error) {
+		r, err := opts.Registry.ParseRepository(repo)
+		if err != nil {
+			return nil, err
+		}
+		return opts.Registry.RemoteLayer(ctx, r, d), nil
+	}
 	return &dockerfileBuilder{opts: opts, store: store, blobs: blobs, local: local, cacheDir: dir}, nil
 }
 

@@ -15,6 +15,15 @@ type Entry struct {
 	// Created is when the step first ran; images reuse it so that a
 	// rebuild with nothing changed has the same digest.
 	Created time.Time
+	// Source is the repository Layer's blob is in when it came from a
+	// registry cache; empty for a local blob.
+	Source string
+}
+
+// Filler is a cache that can keep what a later tier of a Tiered cache
+// found, so the next lookup stops at it.
+type Filler interface {
+	Fill(ctx context.Context, k Key, e Entry) error
 }
 
 // Cache stores step results by key.
@@ -28,16 +37,23 @@ type Cache interface {
 // Tiered looks keys up in each cache in order and stores in all of them.
 type Tiered []Cache
 
-// Get returns the first hit.
+// Get returns the first hit, and fills the tiers before it that are
+// Fillers (the local cache, with a registry cache's hit): a failure to fill
+// only costs the next build a lookup.
 func (t Tiered) Get(ctx context.Context, k Key) (Entry, bool, error) {
 	var errs []error
-	for _, c := range t {
+	for i, c := range t {
 		e, ok, err := c.Get(ctx, k)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		if ok {
+			for _, before := range t[:i] {
+				if f, ok := before.(Filler); ok {
+					_ = f.Fill(ctx, k, e)
+				}
+			}
 			return e, true, nil
 		}
 	}

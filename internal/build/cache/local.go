@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/skiff-dev/skiff/internal/oci"
 )
 
@@ -18,11 +20,17 @@ import (
 type Local struct {
 	dir   string
 	blobs *oci.Blobs
+	// Remote, when set, gives the layer of an entry filled from a registry
+	// cache (Fill) whose blob is not in blobs: d in repository repo.
+	Remote func(ctx context.Context, repo string, d oci.Desc) (v1.Layer, error)
 }
 
 type localEntry struct {
 	Layer   *oci.Desc `json:"layer,omitempty"`
 	Created time.Time `json:"created"`
+	// Source is the repository of a layer that is not in blobs (an entry
+	// filled from a registry cache).
+	Source string `json:"source,omitempty"`
 }
 
 // NewLocal opens a local cache that keeps keys under dir and layers in blobs.
@@ -36,7 +44,7 @@ func NewLocal(dir string, blobs *oci.Blobs) (*Local, error) {
 func (l *Local) path(k Key) string { return filepath.Join(KeysDir(l.dir), k.String()+".json") }
 
 // Get implements Cache. An entry whose blob went missing is a miss.
-func (l *Local) Get(_ context.Context, k Key) (Entry, bool, error) {
+func (l *Local) Get(ctx context.Context, k Key) (Entry, bool, error) {
 	b, err := os.ReadFile(l.path(k))
 	if errors.Is(err, fs.ErrNotExist) {
 		return Entry{}, false, nil
@@ -51,11 +59,18 @@ func (l *Local) Get(_ context.Context, k Key) (Entry, bool, error) {
 	e := Entry{Created: le.Created}
 	if le.Layer != nil {
 		layer, ok := l.blobs.Layer(*le.Layer)
-		if !ok {
+		switch {
+		case ok:
+			MarkUsed(l.blobs.Path(le.Layer.Digest))
+		case le.Source != "" && l.Remote != nil:
+			if layer, err = l.Remote(ctx, le.Source, *le.Layer); err != nil {
+				return Entry{}, false, nil
+			}
+			e.Source = le.Source
+		default:
 			return Entry{}, false, nil
 		}
 		e.Layer = layer
-		MarkUsed(l.blobs.Path(le.Layer.Digest))
 	}
 	MarkUsed(l.path(k))
 	return e, true, nil
@@ -91,6 +106,17 @@ func ReadLocalEntry(p string) (layer string, ok bool) {
 // Put implements Cache. Layers must already be in the cache's blobs
 // directory; others (from a registry) are only recorded remotely.
 func (l *Local) Put(_ context.Context, k Key, e Entry) error {
+	return l.put(k, e, false)
+}
+
+// Fill implements Filler: it keeps a registry cache's hit, recording where
+// its layer is when the blob is not here, so that the next build finds the
+// key locally and reads the layer only if a step needs its files.
+func (l *Local) Fill(_ context.Context, k Key, e Entry) error {
+	return l.put(k, e, true)
+}
+
+func (l *Local) put(k Key, e Entry, remote bool) error {
 	le := localEntry{Created: e.Created.UTC()}
 	if e.Layer != nil {
 		d, err := oci.DescOf(e.Layer)
@@ -98,7 +124,10 @@ func (l *Local) Put(_ context.Context, k Key, e Entry) error {
 			return err
 		}
 		if _, ok := l.blobs.Layer(d); !ok {
-			return nil
+			if !remote || e.Source == "" {
+				return nil
+			}
+			le.Source = e.Source
 		}
 		le.Layer = &d
 	}

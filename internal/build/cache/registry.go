@@ -50,7 +50,7 @@ func (r *Registry) Get(ctx context.Context, k Key) (Entry, bool, error) {
 	if err != nil {
 		return Entry{}, false, fmt.Errorf("cache lookup %s: %w", ref, err)
 	}
-	e := Entry{Created: cf.Created.Time}
+	e := Entry{Created: cf.Created.Time, Source: r.repo.Name()}
 	switch len(layers) {
 	case 0:
 	case 1:
