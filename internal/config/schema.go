@@ -212,10 +212,10 @@ type ArtifactType struct {
 	DockerArtifact    *DockerArtifact `yaml:"docker,omitempty" skiff:"oneOf=artifact"`
 	KanikoArtifact    *KanikoArtifact `yaml:"kaniko,omitempty" skiff:"oneOf=artifact"`
 	CustomArtifact    *CustomArtifact `yaml:"custom,omitempty" skiff:"oneOf=artifact"`
-	BazelArtifact     Any             `yaml:"bazel,omitempty" skiff:"oneOf=artifact,unsupported=the bazel builder is not supported; use docker, kaniko or custom"`
+	BazelArtifact     Any             `yaml:"bazel,omitempty" skiff:"oneOf=artifact,unsupported=the bazel builder is not supported; use docker, kaniko, ko or custom"`
 	KoArtifact        *KoArtifact     `yaml:"ko,omitempty" skiff:"oneOf=artifact"`
-	JibArtifact       Any             `yaml:"jib,omitempty" skiff:"oneOf=artifact,unsupported=the jib builder is not supported; use docker, kaniko or custom"`
-	BuildpackArtifact Any             `yaml:"buildpacks,omitempty" skiff:"oneOf=artifact,unsupported=the buildpacks builder is not supported; use docker, kaniko or custom"`
+	JibArtifact       Any             `yaml:"jib,omitempty" skiff:"oneOf=artifact,unsupported=the jib builder is not supported; use docker, kaniko, ko or custom"`
+	BuildpackArtifact Any             `yaml:"buildpacks,omitempty" skiff:"oneOf=artifact,unsupported=the buildpacks builder is not supported; use docker, kaniko, ko or custom"`
 }
 
 // ArtifactDependency is another artifact this one needs, exposed under Alias.
