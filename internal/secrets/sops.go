@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/skiff-dev/skiff/internal/config"
+	"github.com/skiff-dev/skiff/internal/secrets/sopsfile"
 )
 
 // readSOPS returns one value of a SOPS file, decrypting each file once per
@@ -55,19 +56,19 @@ func decryptSOPS(file string) (map[string]any, error) {
 		return nil, fmt.Errorf("reading the SOPS file: %w", err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxSOPSFile+1))
+	data, err := io.ReadAll(io.LimitReader(f, sopsfile.MaxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading the SOPS file: %w", err)
 	}
-	doc, err := parseSOPS(data, format)
+	doc, err := sopsfile.Parse(data, format)
 	if err != nil {
 		return nil, fmt.Errorf("%s is not a SOPS file skiff can read: %w", file, err)
 	}
-	key, err := doc.dataKey()
+	key, err := doc.DataKey()
 	if err != nil {
 		return nil, fmt.Errorf("decrypting %s: %w", file, err)
 	}
-	plain, err := doc.decrypt(key)
+	plain, err := doc.Decrypt(key)
 	if err != nil {
 		return nil, fmt.Errorf("decrypting %s: %w", file, err)
 	}

@@ -94,36 +94,4 @@ func TestSOPSReaderRefusesTampering(t *testing.T) {
 	}
 }
 
-// FuzzParseSOPS: no input makes the parser or the decryption panic or hang.
-// Run: go test -run '^$' -fuzz FuzzParseSOPS ./internal/secrets/
-func FuzzParseSOPS(f *testing.F) {
-	dir := f.TempDir()
-	for _, name := range []string{"s.enc.yaml", "s.enc.env"} {
-		file := filepath.Join(dir, name)
-		plain := "KEY=value\n"
-		if name == "s.enc.yaml" {
-			plain = "a:\n  b: [1, 2]\n  c_unencrypted: x\n"
-		}
-		secretstest.EncryptSOPS(f, file, plain)
-		b, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b, name == "s.enc.env")
-	}
-	f.Add([]byte("sops: {age: [{enc: x}], mac: 'ENC[AES256_GCM,data:AA==,iv:AA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]'}\na: &x [*x]\n"), false)
-	key := make([]byte, 32)
-	f.Fuzz(func(t *testing.T, data []byte, dotenv bool) {
-		format := "yaml"
-		if dotenv {
-			format = "dotenv"
-		}
-		d, err := parseSOPS(data, format)
-		if err != nil {
-			return
-		}
-		_, _ = d.decrypt(key)
-	})
-}
-
 func sopsRef(file, key string) *config.SOPSSecret { return &config.SOPSSecret{File: file, Key: key} }

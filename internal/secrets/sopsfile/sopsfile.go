@@ -1,4 +1,8 @@
-package secrets
+// Package sopsfile reads SOPS files encrypted for age: it parses the
+// YAML, JSON or dotenv document, opens the data key with an age identity
+// and decrypts the values, verifying the file's MAC. It is apart from
+// internal/secrets so that its fuzz test links only what parsing needs.
+package sopsfile
 
 import (
 	"bytes"
@@ -28,8 +32,8 @@ import (
 // AES-256-GCM with its key path as additional data, and a MAC (SHA-512 over
 // the values in document order, itself encrypted) proves the file whole.
 
-// maxSOPSFile bounds a SOPS file skiff reads.
-const maxSOPSFile = 8 << 20
+// MaxSize bounds a SOPS file skiff reads.
+const MaxSize = 8 << 20
 
 // sopsMetadata is the sops: section of an encrypted file.
 type sopsMetadata struct {
@@ -56,8 +60,8 @@ type sopsEntry struct {
 	value any // string, int, float64, bool, time.Time, nil, []any or []sopsEntry
 }
 
-// sopsDoc is a parsed, still encrypted SOPS file.
-type sopsDoc struct {
+// Doc is a parsed, still encrypted SOPS file.
+type Doc struct {
 	tree []sopsEntry
 	meta sopsMetadata
 	// rules decide which keys are encrypted: the one rule the metadata sets.
@@ -65,11 +69,11 @@ type sopsDoc struct {
 	unencryptedRegex, encryptedRegex   *regexp.Regexp
 }
 
-// parseSOPS parses an encrypted SOPS file of format "yaml", "json" or
+// Parse parses an encrypted SOPS file of format "yaml", "json" or
 // "dotenv". Its errors never quote the file.
-func parseSOPS(data []byte, format string) (*sopsDoc, error) {
-	if len(data) > maxSOPSFile {
-		return nil, fmt.Errorf("larger than %d MiB", maxSOPSFile>>20)
+func Parse(data []byte, format string) (*Doc, error) {
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("larger than %d MiB", MaxSize>>20)
 	}
 	var (
 		tree []sopsEntry
@@ -83,7 +87,7 @@ func parseSOPS(data []byte, format string) (*sopsDoc, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &sopsDoc{}
+	d := &Doc{}
 	var metaNode any
 	for i, e := range tree {
 		if e.key == "sops" {
@@ -261,7 +265,7 @@ func plain(v any) any {
 	return v
 }
 
-func (d *sopsDoc) setRules() error {
+func (d *Doc) setRules() error {
 	m := &d.meta
 	rules := 0
 	for _, s := range []string{m.UnencryptedSuffix, m.EncryptedSuffix, m.UnencryptedRegex, m.EncryptedRegex, m.UnencryptedCommentRegex, m.EncryptedCommentRegex} {
@@ -297,7 +301,7 @@ func (d *sopsDoc) setRules() error {
 }
 
 // encrypted says whether the value at path is encrypted, by sops' rules.
-func (d *sopsDoc) encrypted(path []string) bool {
+func (d *Doc) encrypted(path []string) bool {
 	anyOf := func(f func(string) bool) bool {
 		for _, p := range path {
 			if f(p) {
@@ -319,10 +323,10 @@ func (d *sopsDoc) encrypted(path []string) bool {
 	return true
 }
 
-// dataKey decrypts the file's data key with the first age recipient entry
+// DataKey decrypts the file's data key with the first age recipient entry
 // an identity opens (identities from SOPS_AGE_KEY, SOPS_AGE_KEY_FILE,
 // SOPS_AGE_SSH_PRIVATE_KEY_FILE or the user's keys.txt, as sops finds them).
-func (d *sopsDoc) dataKey() ([]byte, error) {
+func (d *Doc) DataKey() ([]byte, error) {
 	var errs []string
 	for _, a := range d.meta.Age {
 		mk := &sopsage.MasterKey{Recipient: a.Recipient, EncryptedKey: a.Enc}
@@ -337,7 +341,7 @@ func (d *sopsDoc) dataKey() ([]byte, error) {
 	return nil, fmt.Errorf("no age identity opens the data key (recipients %s): %s", d.recipients(), strings.Join(errs, "; "))
 }
 
-func (d *sopsDoc) recipients() string {
+func (d *Doc) recipients() string {
 	var r []string
 	for _, a := range d.meta.Age {
 		r = append(r, a.Recipient)
@@ -345,9 +349,9 @@ func (d *sopsDoc) recipients() string {
 	return strings.Join(r, ", ")
 }
 
-// decrypt decrypts every value with key and checks the file's MAC; it
+// Decrypt decrypts every value with key and checks the file's MAC; it
 // returns the plain document as maps.
-func (d *sopsDoc) decrypt(key []byte) (map[string]any, error) {
+func (d *Doc) Decrypt(key []byte) (map[string]any, error) {
 	h := sha512.New()
 	if d.meta.MACOnlyEncrypted {
 		h.Write(macOnlyEncryptedInit)
@@ -408,7 +412,7 @@ func (d *sopsDoc) decrypt(key []byte) (map[string]any, error) {
 	return plain(out).(map[string]any), nil
 }
 
-func (d *sopsDoc) checkMAC(key []byte, computed string) error {
+func (d *Doc) checkMAC(key []byte, computed string) error {
 	lm, err := time.Parse(time.RFC3339, d.meta.LastModified)
 	if err != nil {
 		return errors.New("the sops metadata's lastmodified is not an RFC 3339 time")
