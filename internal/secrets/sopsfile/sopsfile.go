@@ -122,7 +122,8 @@ func parseSOPSYAML(data []byte) ([]sopsEntry, error) {
 	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, errors.New("the document is not a mapping")
 	}
-	v, err := nodeValue(doc.Content[0], 0)
+	budget := maxNodes
+	v, err := nodeValue(doc.Content[0], 0, &budget)
 	if err != nil {
 		return nil, err
 	}
@@ -132,9 +133,17 @@ func parseSOPSYAML(data []byte) ([]sopsEntry, error) {
 // maxDepth bounds nesting (and alias expansion) of a SOPS document.
 const maxDepth = 64
 
-func nodeValue(n *yaml.Node, depth int) (any, error) {
+// maxNodes bounds the values a SOPS document expands to: aliases of
+// aliases ("billion laughs") would otherwise make a small file walk
+// exponentially many (the fuzzer found it). A file of MaxSize holds fewer.
+const maxNodes = 1 << 20
+
+func nodeValue(n *yaml.Node, depth int, budget *int) (any, error) {
 	if depth > maxDepth {
 		return nil, fmt.Errorf("nested deeper than %d levels", maxDepth)
+	}
+	if *budget--; *budget < 0 {
+		return nil, fmt.Errorf("the document expands to more than %d values (aliases of aliases?)", maxNodes)
 	}
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -144,7 +153,7 @@ func nodeValue(n *yaml.Node, depth int) (any, error) {
 			if k.Kind != yaml.ScalarNode {
 				return nil, fmt.Errorf("line %d: a key that is not a string", k.Line)
 			}
-			v, err := nodeValue(n.Content[i+1], depth+1)
+			v, err := nodeValue(n.Content[i+1], depth+1, budget)
 			if err != nil {
 				return nil, err
 			}
@@ -154,7 +163,7 @@ func nodeValue(n *yaml.Node, depth int) (any, error) {
 	case yaml.SequenceNode:
 		out := make([]any, 0, len(n.Content))
 		for _, c := range n.Content {
-			v, err := nodeValue(c, depth+1)
+			v, err := nodeValue(c, depth+1, budget)
 			if err != nil {
 				return nil, err
 			}
@@ -162,7 +171,7 @@ func nodeValue(n *yaml.Node, depth int) (any, error) {
 		}
 		return out, nil
 	case yaml.AliasNode:
-		return nodeValue(n.Alias, depth+1)
+		return nodeValue(n.Alias, depth+1, budget)
 	case yaml.ScalarNode:
 		// As sops' YAML store: the scalar decoded by yaml.v3.
 		var v any

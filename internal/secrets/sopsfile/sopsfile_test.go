@@ -1,6 +1,7 @@
 package sopsfile
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,5 +57,19 @@ func TestSeedsParse(t *testing.T) {
 		if _, err := d.Decrypt(make([]byte, 32)); err == nil {
 			t.Errorf("%s decrypts with a zero key", file)
 		}
+	}
+}
+
+// Aliases are expanded within a budget: a "billion laughs" document is
+// refused at once instead of being walked exponentially.
+func TestAliasExpansionIsBounded(t *testing.T) {
+	doc := "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+	for i := 1; i < 9; i++ {
+		doc += fmt.Sprintf("a%d: &a%d [*a%[3]d, *a%[3]d, *a%[3]d, *a%[3]d, *a%[3]d, *a%[3]d, *a%[3]d, *a%[3]d, *a%[3]d, *a%[3]d]\n", i, i, i-1)
+	}
+	doc += "sops: {age: [{enc: x}], mac: x}\n"
+	_, err := Parse([]byte(doc), "yaml")
+	if err == nil || !strings.Contains(err.Error(), "expands to more than") {
+		t.Fatalf("billion laughs: %v", err)
 	}
 }
