@@ -122,7 +122,7 @@ func parseSOPSYAML(data []byte) ([]sopsEntry, error) {
 	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, errors.New("the document is not a mapping")
 	}
-	budget := maxNodes
+	budget := min(maxNodes, len(data)+1024)
 	v, err := nodeValue(doc.Content[0], 0, &budget)
 	if err != nil {
 		return nil, err
@@ -135,7 +135,9 @@ const maxDepth = 64
 
 // maxNodes bounds the values a SOPS document expands to: aliases of
 // aliases ("billion laughs") would otherwise make a small file walk
-// exponentially many (the fuzzer found it). A file of MaxSize holds fewer.
+// exponentially many. Without aliases every value takes at least a byte
+// of the file, so the budget is the file's size (plus a little), at most
+// maxNodes.
 const maxNodes = 1 << 20
 
 func nodeValue(n *yaml.Node, depth int, budget *int) (any, error) {
@@ -143,7 +145,7 @@ func nodeValue(n *yaml.Node, depth int, budget *int) (any, error) {
 		return nil, fmt.Errorf("nested deeper than %d levels", maxDepth)
 	}
 	if *budget--; *budget < 0 {
-		return nil, fmt.Errorf("the document expands to more than %d values (aliases of aliases?)", maxNodes)
+		return nil, errors.New("the document expands to more values than it has bytes (aliases of aliases?)")
 	}
 	switch n.Kind {
 	case yaml.MappingNode:

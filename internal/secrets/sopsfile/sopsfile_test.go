@@ -69,7 +69,7 @@ func TestAliasExpansionIsBounded(t *testing.T) {
 	}
 	doc += "sops: {age: [{enc: x}], mac: x}\n"
 	_, err := Parse([]byte(doc), "yaml")
-	if err == nil || !strings.Contains(err.Error(), "expands to more than") {
+	if err == nil || !strings.Contains(err.Error(), "expands to more values than") {
 		t.Fatalf("billion laughs: %v", err)
 	}
 }
