@@ -45,7 +45,13 @@ func (a *Applier) Apply(ctx context.Context, objs []manifest.Object, opts Option
 
 func (a *Applier) execute(ctx context.Context, p *plan, opts Options, res *Result) error {
 	ns, app := opts.Namespace, opts.App
-	if cur := p.noOp(opts); cur != nil {
+	key, err := a.signingKey(ctx, opts)
+	if err != nil {
+		return err
+	}
+	// An unsigned current record (an earlier skiff's) is not a no-op when
+	// it can be signed now: the new revision is one a rollback may use.
+	if cur := p.noOp(opts); cur != nil && (cur.Signature != "" || key == nil) {
 		return a.reapply(ctx, p, opts, res, cur)
 	}
 	if p.createNS {
@@ -92,7 +98,7 @@ func (a *Applier) execute(ctx context.Context, p *plan, opts Options, res *Resul
 		}
 		var err error
 		if rec.Secrets, err = a.secretDigests(ctx, p, opts); err == nil {
-			err = a.records.create(ctx, rec, p.source)
+			err = a.records.create(ctx, rec, p.source, key, recordKeyOf(opts))
 		}
 		if err != nil {
 			failure = err
@@ -270,6 +276,19 @@ func statusRefs(items []*item) []status.Ref {
 	return out
 }
 
+// signingKey returns the key opts' record is signed with, creating it when
+// the caller may; nil (an unsigned record, which no rollback re-applies)
+// when the caller may neither read nor create it, with a note saying so.
+func (a *Applier) signingKey(ctx context.Context, opts Options) ([]byte, error) {
+	key, err := a.records.recordKey(ctx, recordKeyOf(opts), true)
+	var ku *errKeyUnavailable
+	if errors.As(err, &ku) {
+		a.phase(opts, "warning: the release record is written unsigned, so no rollback will re-apply it: %v (skiff env rbac ENVIRONMENT --apply, as an administrator, creates the key and lets the deployer read it)", err)
+		return nil, nil
+	}
+	return key, err
+}
+
 // fail records the failure and carries out opts.OnFailure.
 func (a *Applier) fail(ctx context.Context, p *plan, opts Options, res *Result, rec *Record, failure error) error {
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
@@ -302,7 +321,10 @@ func (a *Applier) fail(ctx context.Context, p *plan, opts Options, res *Result, 
 
 func (a *Applier) rollback(ctx context.Context, opts Options, res *Result, prev *Record, failed int, failure error) error {
 	a.phase(opts, "rolling back to revision %d", prev.Revision)
-	objs, err := a.records.Manifests(ctx, opts.Namespace, opts.App, prev.Revision)
+	prev, objs, err := a.records.Verified(ctx, opts.Namespace, opts.App, prev.Revision, recordKeyOf(opts))
+	if errors.Is(err, ErrUnverified) {
+		return fmt.Errorf("%w; %v", failure, err)
+	}
 	if err != nil {
 		return fmt.Errorf("%w; rollback impossible: %v", failure, err)
 	}

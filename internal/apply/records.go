@@ -74,6 +74,11 @@ type Record struct {
 	// from a vault (Options.Secrets) or kept by a rollback, "name/key" →
 	// HMAC-SHA256 (see DigestKeyName): they show that a value changed.
 	Secrets map[string]string `json:"secrets,omitempty"`
+	// Signature is the HMAC-SHA256 of the record's fixed fields under the
+	// key SignedWith names in KeyNamespace (see records_sign.go); empty
+	// when the deploy could not read the key.
+	Signature  string `json:"signature,omitempty"`
+	SignedWith string `json:"signedWith,omitempty"`
 	// Reapplied are the latest applies that found this revision already in
 	// place and changed nothing, oldest first (at most maxReapplied). They
 	// are not revisions: history shows only deploys that changed something.
@@ -145,28 +150,50 @@ func (r *Records) Get(ctx context.Context, namespace, app string, rev int) (*Rec
 	return decodeRecord(s)
 }
 
-// Manifests returns the objects revision rev applied.
+// Manifests returns the objects revision rev applied, for reading (diff,
+// history, cleanup): they match the record's SHA-256 but the record is not
+// verified; what is applied again comes from Verified.
 func (r *Records) Manifests(ctx context.Context, namespace, app string, rev int) ([]manifest.Object, error) {
 	name := RecordName(app, rev)
 	s, err := r.client.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("reading revision %d of %q in namespace %q: %w", rev, app, namespace, err)
 	}
+	rec, err := decodeRecord(s)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := storedManifests(s)
+	if err != nil {
+		return nil, err
+	}
+	if sum := sha256.Sum256(plain); hex.EncodeToString(sum[:]) != rec.ManifestsSHA256 {
+		return nil, fmt.Errorf("release record %s/%s: its manifests do not match its SHA-256 (changed after skiff wrote them); delete it", namespace, name)
+	}
+	return parseManifests(plain, rev)
+}
+
+// storedManifests un-gzips the manifests of record s, bounded.
+func storedManifests(s *corev1.Secret) ([]byte, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(s.Data[manifestsKey]))
 	if err != nil {
-		return nil, fmt.Errorf("release record %s/%s: manifests are corrupt: %w", namespace, name, err)
+		return nil, fmt.Errorf("release record %s/%s: manifests are corrupt: %w; delete it", s.Namespace, s.Name, err)
 	}
 	// A Secret holds at most 1 MiB; gzip expands at most about 1000
 	// times, and no real release is near the bound. It stops a crafted
 	// record from exhausting memory.
 	data, err := io.ReadAll(io.LimitReader(zr, maxManifests+1))
 	if err != nil {
-		return nil, fmt.Errorf("release record %s/%s: manifests are corrupt: %w", namespace, name, err)
+		return nil, fmt.Errorf("release record %s/%s: manifests are corrupt: %w; delete it", s.Namespace, s.Name, err)
 	}
 	if len(data) > maxManifests {
-		return nil, fmt.Errorf("release record %s/%s: manifests expand beyond %d MiB; refusing the record", namespace, name, maxManifests>>20)
+		return nil, fmt.Errorf("release record %s/%s: manifests expand beyond %d MiB; refusing the record: delete it", s.Namespace, s.Name, maxManifests>>20)
 	}
-	return manifest.Parse(data, fmt.Sprintf("revision %d", rev))
+	return data, nil
+}
+
+func parseManifests(plain []byte, rev int) ([]manifest.Object, error) {
+	return manifest.Parse(plain, fmt.Sprintf("revision %d", rev))
 }
 
 // LastDeployed returns the newest revision of app older than before that
@@ -245,7 +272,7 @@ func recordSecret(rec *Record, gz []byte) (*corev1.Secret, error) {
 
 // create writes rec as the next revision (setting rec.Revision), retrying
 // when a concurrent apply took the number.
-func (r *Records) create(ctx context.Context, rec *Record, objs []manifest.Object) error {
+func (r *Records) create(ctx context.Context, rec *Record, objs []manifest.Object, key []byte, keyName string) error {
 	gz, sum, err := encodeManifests(objs)
 	if err != nil {
 		return fmt.Errorf("encoding the release record: %w", err)
@@ -261,6 +288,7 @@ func (r *Records) create(ctx context.Context, rec *Record, objs []manifest.Objec
 	}
 	for attempt := 0; attempt < 5; attempt, next = attempt+1, next+1 {
 		rec.Revision = next
+		sign(rec, key, keyName)
 		s, err := recordSecret(rec, gz)
 		if err != nil {
 			return err

@@ -14,13 +14,13 @@ import (
 
 // Rollback re-applies the manifests of revision rev of opts.App in
 // opts.Namespace as a new revision, with opts' status check and failure
-// policy; objects added after rev are pruned (when opts.Prune).
+// policy; objects added after rev are pruned (when opts.Prune). A record
+// that does not verify (Records.Verified) is refused before anything is
+// applied, with an error wrapping ErrUnverified.
 func (a *Applier) Rollback(ctx context.Context, rev int, opts Options) (*Result, error) {
-	rec, err := a.records.Get(ctx, opts.Namespace, opts.App, rev)
-	if err != nil {
-		return nil, err
-	}
-	objs, err := a.records.Manifests(ctx, opts.Namespace, opts.App, rev)
+	// Only a record skiff signed is applied again: anyone who may write
+	// Secrets in the namespace could have written this one.
+	rec, objs, err := a.records.Verified(ctx, opts.Namespace, opts.App, rev, recordKeyOf(opts))
 	if err != nil {
 		return nil, err
 	}

@@ -145,6 +145,11 @@ type Options struct {
 	// in the inventory, but the release record holds only a keyed digest of
 	// each value (Record.Secrets), never the value or the object.
 	Secrets []manifest.Object
+	// RecordKey names the Secret in KeyNamespace whose key signs the
+	// release records (RecordKeyName of an environment); empty means the
+	// key of App in Namespace. A rollback re-applies only records it
+	// verifies with this key.
+	RecordKey string
 	// keep are live Secrets a rollback keeps (in the inventory, not pruned,
 	// not applied): those its record lists digests of.
 	keep []ObjectRef
