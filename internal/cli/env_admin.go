@@ -8,6 +8,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/skiff-dev/skiff/internal/apply"
 	"github.com/skiff-dev/skiff/internal/config"
 	"github.com/skiff-dev/skiff/internal/env"
 	"github.com/skiff-dev/skiff/internal/manifest"
@@ -155,6 +156,12 @@ func (o *envRBACOptions) install(ctx context.Context, p *config.Project, e *conf
 		}
 		fmt.Fprintf(o.s.streams.Out, "%s installed\n", what)
 	}
+	// The deployer may only read its record key: make it now.
+	key := apply.RecordKeyName(p.Name(), e.Name)
+	if err := apply.NewRecords(c.Core).EnsureRecordKey(ctx, key); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.s.streams.Out, "record key Secret %s in namespace %s ready (release records are signed with it)\n", key, apply.KeyNamespace)
 	if !e.Dynamic {
 		return nil
 	}

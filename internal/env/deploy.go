@@ -247,6 +247,7 @@ func (d *deployment) apply(ctx context.Context) error {
 	opts.App = d.req.App
 	opts.Namespace, opts.CreateNamespace, opts.NamespaceLabels = t.Namespace, true, t.Labels()
 	opts.ClusterLabels = ClusterLabels(d.req.App, e.Name)
+	opts.RecordKey = apply.RecordKeyName(d.req.App, e.Name)
 	if !d.req.OnFailureSet && e.OnFailure != "" {
 		opts.OnFailure = apply.FailurePolicy(e.OnFailure)
 	}

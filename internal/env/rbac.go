@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/skiff-dev/skiff/internal/apply"
 	"github.com/skiff-dev/skiff/internal/manifest"
 )
 
@@ -112,7 +114,11 @@ func RBAC(o RBACOptions) ([]*unstructured.Unstructured, error) {
 			&rbacv1.RoleBinding{TypeMeta: typeMeta("RoleBinding"), ObjectMeta: meta(deploy, o.Namespace),
 				RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: deploy}, Subjects: o.Subjects},
 		)
-		if len(cluster) > 0 {
+		// deploy reads its namespace (exists? immutable? terminating?):
+		// that one, by name.
+		cluster = append([]rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"namespaces"},
+			ResourceNames: []string{o.Namespace}, Verbs: []string{"get", "list", "watch"}}}, cluster...)
+		{
 			name := "skiff:" + o.App + ":" + o.Environment + ":cluster"
 			objs = append(objs,
 				&rbacv1.ClusterRole{TypeMeta: typeMeta("ClusterRole"), ObjectMeta: meta(name, ""), Rules: cluster},
@@ -121,6 +127,7 @@ func RBAC(o RBACOptions) ([]*unstructured.Unstructured, error) {
 			)
 		}
 	}
+	objs = append(objs, recordKeyAccess(o, labels)...)
 	out := make([]*unstructured.Unstructured, 0, len(objs)+2)
 	if o.Dynamic {
 		// RBAC cannot say "only namespaces labelled review": confine the
@@ -137,6 +144,33 @@ func RBAC(o RBACOptions) ([]*unstructured.Unstructured, error) {
 		out = append(out, u)
 	}
 	return out, nil
+}
+
+// RecordKeyRoleName names the Role in apply.KeyNamespace that lets an
+// environment's deployer read the key its release records are signed with.
+func RecordKeyRoleName(app, environment string) string {
+	return "skiff:" + app + ":" + environment + ":record-key"
+}
+
+// recordKeyAccess lets the deployer get the environment's record key, by
+// name, in apply.KeyNamespace: the namespace, a Role and its RoleBinding.
+// The deployer may not create, change or list keys, and the application
+// namespace's edit users have no rights there, so they can neither read
+// the key nor forge a record a rollback would apply. skiff env rbac
+// --apply creates the key itself (Records.EnsureRecordKey).
+func recordKeyAccess(o RBACOptions, labels map[string]string) []runtime.Object {
+	name := RecordKeyRoleName(o.App, o.Environment)
+	meta := metav1.ObjectMeta{Name: name, Namespace: apply.KeyNamespace, Labels: labels}
+	return []runtime.Object{
+		&corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+			ObjectMeta: metav1.ObjectMeta{Name: apply.KeyNamespace, Labels: map[string]string{LabelManagedBy: ManagedByValue}}},
+		&rbacv1.Role{TypeMeta: typeMeta("Role"), ObjectMeta: meta, Rules: []rbacv1.PolicyRule{{
+			APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"},
+			ResourceNames: []string{apply.RecordKeyName(o.App, o.Environment)},
+		}}},
+		&rbacv1.RoleBinding{TypeMeta: typeMeta("RoleBinding"), ObjectMeta: meta,
+			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name}, Subjects: o.Subjects},
+	}
 }
 
 // DeployRoleBinding binds the deploy ClusterRole of a dynamic environment to

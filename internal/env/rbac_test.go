@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/skiff-dev/skiff/internal/apply"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -24,8 +25,27 @@ func TestRBACStatic(t *testing.T) {
 	for _, o := range objs {
 		kinds = append(kinds, o.GetKind()+"/"+o.GetNamespace()+"/"+o.GetName())
 	}
-	if got := strings.Join(kinds, " "); got != "Role/shop-staging/skiff:shop:staging:deploy RoleBinding/shop-staging/skiff:shop:staging:deploy" {
+	if got := strings.Join(kinds, " "); got != "Role/shop-staging/skiff:shop:staging:deploy RoleBinding/shop-staging/skiff:shop:staging:deploy "+
+		"ClusterRole//skiff:shop:staging:cluster ClusterRoleBinding//skiff:shop:staging:cluster "+
+		"Namespace//skiff-system Role/skiff-system/skiff:shop:staging:record-key RoleBinding/skiff-system/skiff:shop:staging:record-key" {
 		t.Errorf("objects = %s", got)
+	}
+	// The record key: get, by name, nothing else.
+	var keyRole rbacv1.Role
+	// Its own namespace, by name, read only.
+	var nsRole rbacv1.ClusterRole
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(objs[2].Object, &nsRole); err != nil {
+		t.Fatal(err)
+	}
+	if len(nsRole.Rules) != 1 || strings.Join(nsRole.Rules[0].ResourceNames, ",") != "shop-staging" || strings.Join(nsRole.Rules[0].Verbs, ",") != "get,list,watch" {
+		t.Errorf("namespace rule: %+v", nsRole.Rules)
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(objs[5].Object, &keyRole); err != nil {
+		t.Fatal(err)
+	}
+	if len(keyRole.Rules) != 1 || strings.Join(keyRole.Rules[0].Verbs, ",") != "get" || strings.Join(keyRole.Rules[0].Resources, ",") != "secrets" ||
+		len(keyRole.Rules[0].ResourceNames) != 1 || keyRole.Rules[0].ResourceNames[0] != apply.RecordKeyName("shop", "staging") {
+		t.Errorf("record key role: %+v", keyRole.Rules)
 	}
 	data, _ := yaml.Marshal(objs[0].Object)
 	for _, want := range []string{"- deployments", "- services", "- ingresses", "- configmaps", "- secrets", "- replicasets"} {
@@ -45,7 +65,7 @@ func TestRBACDynamic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(objs) != 5 || objs[0].GetKind() != "ValidatingAdmissionPolicy" || objs[2].GetKind() != "ClusterRole" || objs[4].GetKind() != "ClusterRoleBinding" {
+	if len(objs) != 8 || objs[0].GetKind() != "ValidatingAdmissionPolicy" || objs[2].GetKind() != "ClusterRole" || objs[4].GetKind() != "ClusterRoleBinding" {
 		t.Fatalf("objects: %v", objs)
 	}
 	policy, _ := yaml.Marshal(objs[0].Object)
@@ -97,17 +117,17 @@ func TestRBACClusterObjectsByName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(static) != 4 || static[2].GetKind() != "ClusterRole" {
+	if len(static) != 7 || static[2].GetKind() != "ClusterRole" {
 		t.Fatalf("objects: %v", static)
 	}
 	var role rbacv1.ClusterRole
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(static[2].Object, &role); err != nil {
 		t.Fatal(err)
 	}
-	if len(role.Rules) != 2 {
+	if len(role.Rules) != 3 || role.Rules[0].Resources[0] != "namespaces" || role.Rules[0].ResourceNames[0] != "shop-staging" {
 		t.Fatalf("cluster rules: %+v", role.Rules)
 	}
-	for _, r := range role.Rules {
+	for _, r := range role.Rules[1:] {
 		want := map[string][]string{"customresourcedefinitions": {"gadgets.example.com", "widgets.example.com"}, "clusterrolebindings": {"shop-reader"}}[r.Resources[0]]
 		if len(want) == 0 || strings.Join(r.ResourceNames, ",") != strings.Join(want, ",") {
 			t.Errorf("rule %+v: resourceNames must be exactly %v", r, want)

@@ -83,6 +83,7 @@ func Rollback(ctx context.Context, c *kube.Clients, confirm func(string) bool, r
 			opts := req.Apply
 			opts.App, opts.Namespace, opts.CreateNamespace = req.App, req.Namespace, false
 			opts.ClusterLabels = ClusterLabels(req.App, e.Name)
+			opts.RecordKey = apply.RecordKeyName(req.App, e.Name)
 			opts.Release = apply.ReleaseInfo{Actor: req.User, Description: fmt.Sprintf("rollback to revision %d", rec.Revision)}
 			opts.OnEvent = applyEvents(events, StepApply)
 			res.Options = opts
