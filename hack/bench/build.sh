@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Benchmark: skiff's daemonless Dockerfile builder, on the sandbox registry.
-#   1. Cold build and no-change rebuild of a multi-stage C application
+#   1. Cold build, no-change rebuild, one-file-changed rebuild and a fresh
+#      machine with a warm registry cache, of a multi-stage C application
 #      (hack/bench/build/Dockerfile: compiled in a debootstrap'ed Debian
 #      builder stage, shipped in a slim debootstrap'ed Debian stage), side by
-#      side with Debian's buildah (vfs storage, chroot isolation, --layers).
+#      side with BuildKit (buildkitd + buildctl, built once by
+#      hack/bench/build/buildkit.sh) and Debian's buildah (--layers).
 #   2. Snapshot scaling: a RUN that changes one file on a base of 1,000 files
 #      and on one of 100,000 files (overlay snapshots; the walk fallback for
 #      contrast).
 # Prints a Markdown section on stdout, progress on stderr.
-# Knobs: BENCH_BUILD_RUNS (cold runs, default 3), BENCH_BUILD_WARM_RUNS
-# (default 10), SKIFF_BENCH_DIR (root filesystems and caches, default
+# Knobs: BENCH_BUILD_RUNS (cold, one-file and fresh-machine runs, default
+# 3), BENCH_BUILD_WARM_RUNS (no-change runs, default 10),
+# BENCH_BUILDAH_WARM_RUNS (default 3), BENCH_BUILDAH_DRIVER (default
+# overlay, vfs where overlay fails), SKIFF_BENCH_DIR (root filesystems and caches, default
 # /var/tmp/skiff-bench, kept between runs; delete it to start over).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -26,7 +30,7 @@ log() { echo "bench build: $*" >&2; }
 
 # shellcheck source=hack/bench/build/tools.sh
 source hack/bench/build/tools.sh
-need_tools buildah debootstrap hyperfine jq bc
+need_tools buildah debootstrap jq bc
 [ -x "$skiff" ] || go build -o "$skiff" .
 mkdir -p "$work"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -37,44 +41,165 @@ trap 'rm -rf "$tmp"' EXIT
 # shellcheck source=hack/bench/build/project.sh
 source hack/bench/build/project.sh
 
+# shellcheck source=hack/bench/build/buildkit.sh
+source hack/bench/build/buildkit.sh
+
+# Each tool runs in a cgroup of its own (cpu.shares equal, so none is
+# favoured over the rest of the machine; cpuacct for its CPU time, its
+# children's included: buildkitd's runc containers are put under it with
+# defaultCgroupParent in buildkitd.toml).
+# On cgroup v1 the parent group competes as one task against every process
+# of the host's root group; on a shared machine it gets the weight of one
+# task per core, so that the tools are not starved by the other users.
+cg=skiff-bench
+for h in cpu cpuacct; do mkdir -p "/sys/fs/cgroup/$h/$cg"; done
+echo $((1024 * $(nproc))) > "/sys/fs/cgroup/cpu/$cg/cpu.shares"
+for tool in skiff buildkit buildah; do
+  for h in cpu cpuacct; do mkdir -p "/sys/fs/cgroup/$h/$cg/$tool"; done
+  echo 1024 > "/sys/fs/cgroup/cpu/$cg/$tool/cpu.shares"
+done
+in_cg() { # in_cg TOOL COMMAND...: runs COMMAND in TOOL's cgroup
+  local tool=$1; shift
+  sh -c 'for h in cpu cpuacct; do echo $$ > /sys/fs/cgroup/$h/'"$cg/$tool"'/cgroup.procs; done; exec "$@"' sh "$@"
+}
+cpu_ns() { cat "/sys/fs/cgroup/cpuacct/$cg/$1/cpuacct.usage"; }
+
 buildah_cmd() {
-  echo "buildah --root $work/buildah/root --runroot $work/buildah/runroot --storage-driver vfs bud --isolation chroot --layers --tls-verify=false --quiet --build-arg BUILD_IMAGE=$build_image --build-arg RUNTIME_IMAGE=$runtime_image -t bench-app -f $app/Dockerfile $app"
+  echo "buildah --root $work/buildah/root --runroot $work/buildah/runroot --storage-driver $buildah_driver bud --isolation chroot --layers --tls-verify=false --quiet --build-arg BUILD_IMAGE=$build_image --build-arg RUNTIME_IMAGE=$runtime_image -t bench-app -f $app/Dockerfile $app"
 }
 skiff_cmd() { # skiff_cmd CACHE_DIR REPO
   echo "cd $tmp/project && $skiff build -q --cache-dir $1 --default-repo $2"
 }
+# buildkitd, one at a time, with its own root and socket; bk_start ROOT
+# starts it on an empty ROOT, bk_stop stops it.
+bk_sock=$work/buildkitd.sock
+printf '[registry."%s"]\n  http = true\n  insecure = true\n[worker.oci]\n  defaultCgroupParent = "/%s/buildkit"\n' "$reg" "$cg" > "$work/buildkitd.toml"
+bk_pid=
+bk_start() {
+  rm -rf "$1" "$bk_sock"
+  in_cg buildkit "$buildkitd" --root "$1" --addr "unix://$bk_sock" --config "$work/buildkitd.toml" \
+    --oci-worker=true --containerd-worker=false --oci-worker-snapshotter=overlayfs >"$work/buildkitd.log" 2>&1 &
+  bk_pid=$!
+  for _ in $(seq 100); do
+    "$buildctl" --addr "unix://$bk_sock" debug workers >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  cat "$work/buildkitd.log" >&2
+  return 1
+}
+bk_stop() { [ -z "$bk_pid" ] || { kill "$bk_pid"; wait "$bk_pid" || true; bk_pid=; }; }
+trap 'bk_stop; rm -rf "$tmp"' EXIT
+buildkit_cmd() { # buildkit_cmd IMAGE [buildctl build flags]
+  local image=$1; shift
+  echo "$buildctl --addr unix://$bk_sock build --progress=plain --frontend dockerfile.v0 --local context=$app --local dockerfile=$app --opt build-arg:BUILD_IMAGE=$build_image --opt build-arg:RUNTIME_IMAGE=$runtime_image --output type=image,name=$image,push=true,registry.insecure=true $*"
+}
+bk_cache() { # bk_cache REF: registry cache flags, as a CI job would pass them
+  echo "--export-cache type=registry,ref=$1,mode=max,registry.insecure=true --import-cache type=registry,ref=$1,registry.insecure=true"
+}
 
-# mean_of FILE: hyperfine's mean and stddev, in seconds.
-mean_of() { jq -r '.results[0] | "\(.mean) \(.stddev // 0)"' "$1"; }
-fmt() { printf '%.2f' "$1"; }
-
-log "1/2 cold builds ($runs runs each, alternating) and no-change rebuilds"
-# Cold: empty local cache and a registry path never used before (so the
-# registry cache and the target repository are empty too) for skiff; empty
-# storage for buildah. The two alternate so that both see the same machine
-# load; wall and CPU (user+system) time are both recorded.
-timed() { # timed NAME COMMAND...: appends "wall cpu" to $tmp/NAME.times
-  local name=$1; shift
-  /usr/bin/time -f "%e %U %S" -o "$tmp/time" "$@" >/dev/null 2>"$tmp/$name.err" || { cat "$tmp/$name.err" >&2; return 1; }
-  awk '{printf "%s %.2f\n", $1, $2 + $3}' "$tmp/time" >> "$tmp/$name.times"
+# timed NAME TOOL COMMAND: runs COMMAND (a shell line) in TOOL's cgroup and
+# appends "wall cpu" (seconds; CPU is the cgroup's user+system time) to
+# $tmp/NAME.times.
+timed() {
+  local name=$1 tool=$2 cmd=$3 c0 c1 t0 t1
+  c0=$(cpu_ns "$tool"); t0=$(date +%s%N)
+  in_cg "$tool" sh -c "$cmd" >"$tmp/$name.out" 2>&1 || { tail -20 "$tmp/$name.out" >&2; return 1; }
+  t1=$(date +%s%N); c1=$(cpu_ns "$tool")
+  echo "$(( (t1 - t0) / 1000 )) $(( (c1 - c0) / 1000 ))" | awk '{printf "%.3f %.3f\n", $1/1e6, $2/1e6}' >> "$tmp/$name.times"
   log "$name: $(tail -1 "$tmp/$name.times") (wall, cpu seconds)"
 }
-cold_skiff() { rm -rf "$work/skiff-cold"; timed skiff-cold sh -c "$(skiff_cmd "$work/skiff-cold" "$reg/bench/cold-$(date +%s%N)")"; }
-cold_buildah() { rm -rf "$work/buildah"; timed buildah-cold sh -c "$(buildah_cmd)"; }
+median_col() { sort -n -k"$2" "$1" | awk -v c="$2" '{a[NR]=$c} END {print a[int((NR+1)/2)]}'; }
+fmt() { printf '%.2f' "$1"; }
+ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
+
+# Buildah with overlay storage where it works (root on ext4 here), else vfs.
+buildah_driver=${BENCH_BUILDAH_DRIVER:-overlay}
+
+# Cold: an empty local state (skiff's cache directory, buildkitd's root,
+# buildah's storage) and repositories never used before, so that the
+# registry caches and targets are empty too. skiff pushes the image and its
+# registry cache; BuildKit too (--export-cache type=registry,mode=max, what
+# a CI job passes to get a registry cache at all); buildah builds only.
+log "1/3 cold builds ($runs runs each, alternating)"
+cold_skiff() { rm -rf "$work/skiff-cold"; timed skiff-cold skiff "$(skiff_cmd "$work/skiff-cold" "$reg/bench/cold-$(date +%s%N)")"; }
+cold_buildkit() {
+  bk_start "$work/buildkit-root"
+  local r; r="$reg/bench/bk-cold-$(date +%s%N)"
+  timed buildkit-cold buildkit "$(buildkit_cmd "$r/bench-app:latest" "$(bk_cache "$r/cache:latest")")"
+  bk_stop
+}
+cold_buildah() { rm -rf "$work/buildah"; timed buildah-cold buildah "$(buildah_cmd)"; }
+if ! (rm -rf "$work/buildah"; eval "$(buildah_cmd)" >/dev/null 2>"$tmp/buildah-probe.err"); then
+  buildah_note="overlay storage failed here ($(tail -1 "$tmp/buildah-probe.err")), so vfs"
+  buildah_driver=vfs
+else
+  buildah_note="overlay storage (kernel overlayfs, as root on ext4)"
+fi
 for i in $(seq "$runs"); do
-  if [ $((i % 2)) -eq 1 ]; then cold_skiff; cold_buildah; else cold_buildah; cold_skiff; fi
+  case $((i % 3)) in
+    1) cold_skiff; cold_buildkit; cold_buildah ;;
+    2) cold_buildkit; cold_buildah; cold_skiff ;;
+    0) cold_buildah; cold_skiff; cold_buildkit ;;
+  esac
 done
-# stats FILE: mean wall, stddev wall, mean cpu.
-stats() { awk '{w+=$1; ww+=$1*$1; c+=$2; n++} END {m=w/n; v=ww/n-m*m; if (v<0) v=0; printf "%f %f %f\n", m, sqrt(v), c/n}' "$1"; }
-# No change: the same inputs again, with the caches of a first build.
+
+# Warm: one build of each into its warm state, then no-change rebuilds and
+# one-source-file-changed rebuilds, alternating.
+log "2/3 no-change and one-file-changed rebuilds ($warm_runs and $runs runs each, alternating)"
 rm -rf "$work/skiff-warm"
 eval "$(skiff_cmd "$work/skiff-warm" "$reg/bench/warm")" >/dev/null
-hyperfine --warmup 1 --runs "$warm_runs" --export-json "$tmp/skiff-warm.json" --command-name "skiff no-change" \
-  "$(skiff_cmd "$work/skiff-warm" "$reg/bench/warm")" >&2
-hyperfine --runs "$buildah_warm_runs" --export-json "$tmp/buildah-warm.json" --command-name "buildah no-change" \
-  "$(buildah_cmd)" >&2
+bk_start "$work/buildkit-root"
+bk_warm="$reg/bench/bk-warm"
+eval "$(buildkit_cmd "$bk_warm/bench-app:latest" "$(bk_cache "$bk_warm/cache:latest")")" >/dev/null 2>&1
+for i in $(seq "$warm_runs"); do
+  if [ $((i % 2)) -eq 1 ]; then
+    timed skiff-nochange skiff "$(skiff_cmd "$work/skiff-warm" "$reg/bench/warm")"
+    timed buildkit-nochange buildkit "$(buildkit_cmd "$bk_warm/bench-app:latest" "$(bk_cache "$bk_warm/cache:latest")")"
+    timed buildkit-nochange-local buildkit "$(buildkit_cmd "$bk_warm/bench-app:latest")"
+  else
+    timed buildkit-nochange-local buildkit "$(buildkit_cmd "$bk_warm/bench-app:latest")"
+    timed buildkit-nochange buildkit "$(buildkit_cmd "$bk_warm/bench-app:latest" "$(bk_cache "$bk_warm/cache:latest")")"
+    timed skiff-nochange skiff "$(skiff_cmd "$work/skiff-warm" "$reg/bench/warm")"
+  fi
+done
+for i in $(seq "$buildah_warm_runs"); do timed buildah-nochange buildah "$(buildah_cmd)"; done
 # What the no-change rebuild did, from skiff's own report.
 rebuild_report=$(cd "$tmp/project" && "$skiff" build --cache-dir "$work/skiff-warm" --default-repo "$reg/bench/warm" 2>&1 >/dev/null | grep '^Built' | sed 's/ in .*//')
+changed="$app/src/module_0.c"
+cp "$changed" "$tmp/module_0.c.orig"
+for i in $(seq "$runs"); do
+  # Each round changes one source file once; both tools see the same change.
+  printf '/* change %s %s */\n' "$i" "$(date +%s%N)" >> "$changed"
+  if [ $((i % 2)) -eq 1 ]; then
+    timed skiff-onefile skiff "$(skiff_cmd "$work/skiff-warm" "$reg/bench/warm")"
+    timed buildkit-onefile buildkit "$(buildkit_cmd "$bk_warm/bench-app:latest" "$(bk_cache "$bk_warm/cache:latest")")"
+  else
+    timed buildkit-onefile buildkit "$(buildkit_cmd "$bk_warm/bench-app:latest" "$(bk_cache "$bk_warm/cache:latest")")"
+    timed skiff-onefile skiff "$(skiff_cmd "$work/skiff-warm" "$reg/bench/warm")"
+  fi
+done
+cp "$tmp/module_0.c.orig" "$changed"
+bk_stop
+
+# A fresh machine with a warm registry cache (every CI job): the registry
+# caches of one build of the unchanged sources, empty local state each run.
+log "3/3 fresh machine, warm registry cache ($runs runs each, alternating)"
+eval "$(skiff_cmd "$work/skiff-warm" "$reg/bench/warm")" >/dev/null
+bk_start "$work/buildkit-root"
+eval "$(buildkit_cmd "$bk_warm/bench-app:latest" "$(bk_cache "$bk_warm/cache:latest")")" >/dev/null 2>&1
+bk_stop
+fresh_skiff() { rm -rf "$work/skiff-fresh"; timed skiff-fresh skiff "$(skiff_cmd "$work/skiff-fresh" "$reg/bench/warm")"; }
+fresh_buildkit() {
+  bk_start "$work/buildkit-fresh"
+  timed buildkit-fresh buildkit "$(buildkit_cmd "$bk_warm/bench-app:latest" "$(bk_cache "$bk_warm/cache:latest")")"
+  bk_stop
+}
+for i in $(seq "$runs"); do
+  if [ $((i % 2)) -eq 1 ]; then fresh_skiff; fresh_buildkit; else fresh_buildkit; fresh_skiff; fi
+done
+fresh_report=$(grep '^Built' "$tmp/skiff-fresh.out" | sed 's/ in .*//' || true)
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+
 # Is it reproducible? Two cold builds with --reproducible give one digest.
 digests=()
 for i in 1 2; do
@@ -82,10 +207,22 @@ for i in 1 2; do
   digests+=("$(cd "$tmp/project" && "$skiff" build -q --reproducible --cache-artifacts=false --cache-dir "$work/skiff-repro" --default-repo "$reg/bench/repro" | jq -r '.builds[0].tag' | sed 's/.*@//')")
 done
 
-read -r sc scs scc < <(stats "$tmp/skiff-cold.times")
-read -r bc bcs bcc < <(stats "$tmp/buildah-cold.times")
-read -r sw sws < <(mean_of "$tmp/skiff-warm.json")
-read -r bw bws < <(mean_of "$tmp/buildah-warm.json")
+# row NAME: "wall cpu" medians of NAME's runs.
+row() { echo "$(median_col "$tmp/$1.times" 1) $(median_col "$tmp/$1.times" 2)"; }
+read -r sc_w sc_c < <(row skiff-cold)
+read -r kc_w kc_c < <(row buildkit-cold)
+read -r hc_w hc_c < <(row buildah-cold)
+read -r sn_w sn_c < <(row skiff-nochange)
+read -r kn_w kn_c < <(row buildkit-nochange)
+read -r kl_w kl_c < <(row buildkit-nochange-local)
+read -r hn_w hn_c < <(row buildah-nochange)
+read -r so_w so_c < <(row skiff-onefile)
+read -r ko_w ko_c < <(row buildkit-onefile)
+read -r sf_w sf_c < <(row skiff-fresh)
+read -r kf_w kf_c < <(row buildkit-fresh)
+verdict() { # verdict RATIO GOAL
+  if [ "$(echo "$1 <= $2" | bc -l)" = 1 ]; then echo "met (goal ≤ $2×)"; else echo "**missed** (goal ≤ $2×)"; fi
+}
 
 # 2. Snapshot scaling.
 log "2/2 snapshot scaling"
@@ -159,30 +296,43 @@ read -r _ f2 t2 s2 w2 <<<"${scale_rows[1]}"
 cat <<EOF
 ## build
 
-### 1. Cold build and no-change rebuild (skiff vs buildah)
+### 1. skiff vs BuildKit (and buildah): cold, no-change, one file changed, fresh machine
 
 The application: $files files of C (hack/bench/build/gen-app.sh), built by hack/bench/build/Dockerfile —
 a builder stage FROM a Debian $suite minbase + gcc, libc6-dev, make (debootstrap from $mirror,
 pushed with \`skiff image import\`) that compiles and self-tests the program, and a slim final stage FROM
-a Debian $suite minbase with only the binary. Both base images come from the sandbox registry.
+a Debian $suite minbase with only the binary. Both base images come from the sandbox registry; every
+tool builds the same Dockerfile, context and bases. BuildKit is buildkitd $bk_version (OCI worker with
+Debian's runc, overlayfs snapshotter, built from the module proxy by hack/bench/build/buildkit.sh) driven by
+buildctl; buildah is Debian's ($buildah_note, chroot isolation, \`--layers\`).
+skiff and BuildKit push the image and keep a registry cache (skiff always does; BuildKit with
+\`--export-cache type=registry,mode=max\` and \`--import-cache\`, what a CI job passes); buildah only builds.
+Each tool runs in a cgroup of its own with equal cpu.shares; CPU is that cgroup's user+system time
+(buildkitd's and its runc containers' included). Medians of the runs:
 
-| | wall, mean (s) | ± (s) | CPU user+sys, mean (s) |
-|---|---:|---:|---:|
-| skiff cold (empty local and registry cache; builds, stores the cache, pushes) | $(fmt "$sc") | $(fmt "$scs") | $(fmt "$scc") |
-| buildah cold (empty vfs storage; \`bud --layers\`, no push) | $(fmt "$bc") | $(fmt "$bcs") | $(fmt "$bcc") |
-| skiff no-change rebuild (cache lookups, manifest HEAD, nothing pushed) | $(fmt "$sw") | $(fmt "$sws") | |
-| buildah no-change rebuild (\`--layers\` cache) | $(fmt "$bw") | $(fmt "$bws") | |
+| | skiff wall (s) | BuildKit wall (s) | skiff/BuildKit wall | goal | skiff CPU (s) | BuildKit CPU (s) | skiff/BuildKit CPU |
+|---|---:|---:|---:|---|---:|---:|---:|
+| cold (empty local state, empty registry cache) | $(fmt "$sc_w") | $(fmt "$kc_w") | **$(ratio "$sc_w" "$kc_w")×** | $(verdict "$(ratio "$sc_w" "$kc_w")" 0.85) | $(fmt "$sc_c") | $(fmt "$kc_c") | $(ratio "$sc_c" "$kc_c")× |
+| no-change rebuild | $(fmt "$sn_w") | $(fmt "$kn_w") | **$(ratio "$sn_w" "$kn_w")×** | $(verdict "$(ratio "$sn_w" "$kn_w")" 0.7), and ≤ 0.15 s: $( [ "$(echo "$sn_w <= 0.15" | bc -l)" = 1 ] && echo met || echo '**missed**') | $(fmt "$sn_c") | $(fmt "$kn_c") | $(ratio "$sn_c" "$kn_c")× |
+| no-change rebuild, BuildKit without the registry cache flags | $(fmt "$sn_w") | $(fmt "$kl_w") | $(ratio "$sn_w" "$kl_w")× | | $(fmt "$sn_c") | $(fmt "$kl_c") | $(ratio "$sn_c" "$kl_c")× |
+| one source file changed (COPY src/ and the compile rerun) | $(fmt "$so_w") | $(fmt "$ko_w") | **$(ratio "$so_w" "$ko_w")×** | $(verdict "$(ratio "$so_w" "$ko_w")" 0.95) | $(fmt "$so_c") | $(fmt "$ko_c") | $(ratio "$so_c" "$ko_c")× |
+| fresh machine, warm registry cache (empty local state; BuildKit: a new daemon root importing the cache) | $(fmt "$sf_w") | $(fmt "$kf_w") | **$(ratio "$sf_w" "$kf_w")×** | $(verdict "$(ratio "$sf_w" "$kf_w")" 0.6) | $(fmt "$sf_c") | $(fmt "$kf_c") | $(ratio "$sf_c" "$kf_c")× |
 
-- skiff cold / buildah cold: **$(fmt "$(echo "$sc / $bc" | bc -l)")×** (goal ≤ 1; skiff's time includes pushing the image and the registry cache, buildah's does not push).
-- skiff cold / skiff no-change rebuild: **$(fmt "$(echo "$sc / $sw" | bc -l)")×** (goal ≥ 20); no-change rebuild $(fmt "$sw") s (goal ≤ 1 s).
-- skiff's report of the rebuild: \`$rebuild_report\`.
-- Two cold \`--reproducible\` builds: ${digests[0]} and ${digests[1]} ($( [ "${digests[0]}" = "${digests[1]}" ] && echo identical || echo DIFFERENT )).
+buildah, same machine and cgroup weight: cold $(fmt "$hc_w") s wall, $(fmt "$hc_c") s CPU (skiff/buildah $(ratio "$sc_w" "$hc_w")×);
+no-change rebuild $(fmt "$hn_w") s wall, $(fmt "$hn_c") s CPU (skiff/buildah $(ratio "$sn_w" "$hn_w")×).
 
-Runs: $runs cold builds of each, alternating skiff and buildah (load average at the start: $load_start, at the end: $(cut -d' ' -f1-3 /proc/loadavg));
-no-change rebuilds with hyperfine, $warm_runs for skiff (after one warm-up), $buildah_warm_runs for buildah. Commands:
+- skiff's report of the no-change rebuild: \`$rebuild_report\`; of a fresh-machine build: \`$fresh_report\`.
+- Two cold \`--reproducible\` skiff builds: ${digests[0]} and ${digests[1]} ($( [ "${digests[0]}" = "${digests[1]}" ] && echo identical || echo DIFFERENT )).
+
+Runs: $runs cold builds of each tool (the order rotating each round), $warm_runs no-change rebuilds of skiff and
+BuildKit alternating ($buildah_warm_runs of buildah), $runs one-file-changed rebuilds alternating (each round appends
+a comment to src/module_0.c, both tools build that), $runs fresh-machine builds alternating. Load average at the
+start: $load_start, at the end: $load_end (the machine is shared). Commands (\`\$R\` a repository never used before for cold runs):
 
 \`\`\`sh
-$(skiff_cmd "\$CACHE" "\$REGISTRY/bench/cold-\$(date +%s%N)")   # cold: rm -rf \$CACHE first
+$(skiff_cmd "\$CACHE" "\$REGISTRY/bench/warm")   # cold and fresh machine: rm -rf \$CACHE first
+$buildkitd --root \$ROOT --addr unix://$bk_sock --config $work/buildkitd.toml --oci-worker=true --containerd-worker=false --oci-worker-snapshotter=overlayfs &   # cold and fresh machine: an empty \$ROOT
+$(buildkit_cmd "\$R/bench-app:latest" "$(bk_cache "\$R/cache:latest")")
 $(buildah_cmd)   # cold: rm -rf $work/buildah first
 \`\`\`
 
