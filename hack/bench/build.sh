@@ -108,7 +108,7 @@ timed() {
   echo "$(( (t1 - t0) / 1000 )) $(( (c1 - c0) / 1000 ))" | awk '{printf "%.3f %.3f\n", $1/1e6, $2/1e6}' >> "$tmp/$name.times"
   log "$name: $(tail -1 "$tmp/$name.times") (wall, cpu seconds)"
 }
-median_col() { sort -n -k"$2" "$1" | awk -v c="$2" '{a[NR]=$c} END {print a[int((NR+1)/2)]}'; }
+median_col() { sort -n -k"$2" "$1" | awk -v c="$2" '{a[NR]=$c} END {print (a[int((NR+1)/2)] + a[int(NR/2)+1]) / 2}'; }
 fmt() { printf '%.2f' "$1"; }
 ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
 
@@ -197,7 +197,6 @@ fresh_buildkit() {
 for i in $(seq "$runs"); do
   if [ $((i % 2)) -eq 1 ]; then fresh_skiff; fresh_buildkit; else fresh_buildkit; fresh_skiff; fi
 done
-fresh_report=$(grep '^Built' "$tmp/skiff-fresh.out" | sed 's/ in .*//' || true)
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Is it reproducible? Two cold builds with --reproducible give one digest.
@@ -321,7 +320,7 @@ Each tool runs in a cgroup of its own with equal cpu.shares; CPU is that cgroup'
 buildah, same machine and cgroup weight: cold $(fmt "$hc_w") s wall, $(fmt "$hc_c") s CPU (skiff/buildah $(ratio "$sc_w" "$hc_w")×);
 no-change rebuild $(fmt "$hn_w") s wall, $(fmt "$hn_c") s CPU (skiff/buildah $(ratio "$sn_w" "$hn_w")×).
 
-- skiff's report of the no-change rebuild: \`$rebuild_report\`; of a fresh-machine build: \`$fresh_report\`.
+- skiff's report of the no-change rebuild: \`$rebuild_report\`.
 - Two cold \`--reproducible\` skiff builds: ${digests[0]} and ${digests[1]} ($( [ "${digests[0]}" = "${digests[1]}" ] && echo identical || echo DIFFERENT )).
 
 Runs: $runs cold builds of each tool (the order rotating each round), $warm_runs no-change rebuilds of skiff and
