@@ -77,7 +77,9 @@ printf '[registry."%s"]\n  http = true\n  insecure = true\n[worker.oci]\n  defau
 bk_pid=
 bk_start() {
   rm -rf "$1" "$bk_sock"
-  in_cg buildkit "$buildkitd" --root "$1" --addr "unix://$bk_sock" --config "$work/buildkitd.toml" \
+  # Not through the in_cg function: run in the background, a function is a
+  # subshell and $! would be its pid, not buildkitd's.
+  sh -c 'for h in cpu cpuacct; do echo $$ > /sys/fs/cgroup/$h/'"$cg"'/buildkit/cgroup.procs; done; exec "$@"' sh "$buildkitd" --root "$1" --addr "unix://$bk_sock" --config "$work/buildkitd.toml" \
     --oci-worker=true --containerd-worker=false --oci-worker-snapshotter=overlayfs >"$work/buildkitd.log" 2>&1 &
   bk_pid=$!
   for _ in $(seq 100); do
