@@ -162,20 +162,29 @@ func (d *dockerfileBuilder) buildSpec(ctx context.Context, spec DockerSpec, ref 
 		return Built{}, err
 	}
 	built := Built{Ref: ref.String() + "@" + dig.String(), Steps: res.Steps, Cached: res.Cached}
-	switch {
-	case d.opts.Push:
-		pr, err := d.opts.Registry.Push(ctx, ref, img)
-		if err != nil {
-			return Built{}, err
-		}
-		built.Pushed = pr.Pushed
+	if built.Pushed, err = deliver(ctx, d.opts, ref, img); err != nil {
+		return Built{}, err
+	}
+	if d.opts.Push {
 		d.putCacheIndex(ctx, used, dig, emit, ref.Context().Name())
-	case d.opts.OutputDir != "":
-		if err := writeLayout(d.opts.OutputDir, img, ref); err != nil {
-			return Built{}, err
-		}
 	}
 	return built, nil
+}
+
+// deliver pushes img as ref, or writes it to the output directory, as opts
+// say; pushed reports whether the registry received anything new.
+func deliver(ctx context.Context, opts Options, ref name.Tag, img v1.Image) (pushed bool, err error) {
+	switch {
+	case opts.Push:
+		pr, err := opts.Registry.Push(ctx, ref, img)
+		if err != nil {
+			return false, err
+		}
+		return pr.Pushed, nil
+	case opts.OutputDir != "":
+		return false, writeLayout(opts.OutputDir, img, ref)
+	}
+	return false, nil
 }
 
 // cacheFor is the local cache, then the registry cache (--cache-repo, the

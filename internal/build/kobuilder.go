@@ -51,17 +51,8 @@ func (k *koBuilder) Build(ctx context.Context, a *config.Artifact, ref name.Tag,
 		return Built{}, err
 	}
 	built := Built{Ref: ref.String() + "@" + dig.String()}
-	switch {
-	case k.opts.Push:
-		pr, err := k.opts.Registry.Push(ctx, ref, img)
-		if err != nil {
-			return Built{}, err
-		}
-		built.Pushed = pr.Pushed
-	case k.opts.OutputDir != "":
-		if err := writeLayout(k.opts.OutputDir, img, ref); err != nil {
-			return Built{}, err
-		}
+	if built.Pushed, err = deliver(ctx, k.opts, ref, img); err != nil {
+		return Built{}, err
 	}
 	return built, nil
 }
