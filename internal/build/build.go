@@ -40,6 +40,11 @@ type Options struct {
 	DryRun bool
 	// Concurrency bounds parallel builds; 0 means no limit.
 	Concurrency int
+	// Built maps image names to references (repo:tag@sha256:digest) built
+	// earlier, such as by the last round of a dev loop. An artifact that
+	// requires one of them, and is built without it among the targets,
+	// gets that reference instead of an error.
+	Built map[string]string
 
 	// CacheArtifacts enables the layer cache; CacheRepo overrides the
 	// registry cache repository (default <image>/cache); CacheDir is the
@@ -185,18 +190,23 @@ func Run(ctx context.Context, targets []Target, opts Options) ([]artifact.Build,
 			a := t.Artifact
 			deps := map[string]string{}
 			for _, d := range a.Dependencies {
+				alias := d.Alias
+				if alias == "" {
+					alias = d.ImageName
+				}
 				j, ok := index[d.ImageName]
 				if !ok {
-					return fmt.Errorf("%s requires %s, which is not built", a.ImageName, d.ImageName)
+					ref, built := opts.Built[d.ImageName]
+					if !built {
+						return fmt.Errorf("%s requires %s, which is not built; build them together", a.ImageName, d.ImageName)
+					}
+					deps[alias] = ref
+					continue
 				}
 				select {
 				case <-done[j]:
 				case <-gctx.Done():
 					return gctx.Err()
-				}
-				alias := d.Alias
-				if alias == "" {
-					alias = d.ImageName
 				}
 				deps[alias] = results[j].Tag
 			}

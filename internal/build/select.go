@@ -11,6 +11,13 @@ import (
 // accepts plus everything they require (the builder needs their
 // references). build, dev and run all choose their targets here.
 func Select(p *config.Project, want func(*config.Artifact) bool) []Target {
+	return SelectMissing(p, want, nil)
+}
+
+// SelectMissing is Select without the artifacts that are only required
+// and have a reference in built (Options.Built): skiff dev rebuilds an
+// image without rebuilding, or even looking up, what it requires.
+func SelectMissing(p *config.Project, want func(*config.Artifact) bool, built map[string]string) []Target {
 	var all []Target
 	byName := map[string]*config.Artifact{}
 	for _, c := range p.Configs {
@@ -30,6 +37,9 @@ func Select(p *config.Project, want func(*config.Artifact) bool) []Target {
 		}
 		chosen[a.ImageName] = true
 		for _, d := range a.Dependencies {
+			if _, ok := built[d.ImageName]; ok {
+				continue
+			}
 			if da, ok := byName[d.ImageName]; ok {
 				add(da)
 			}

@@ -1,10 +1,13 @@
 package build
 
 import (
+	"context"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/skiff-dev/skiff/internal/config"
 )
@@ -92,5 +95,51 @@ func TestSpecResolvesBuildArgsOnce(t *testing.T) {
 				t.Errorf("Spec (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+// recordingBuilder is a Builder that builds nothing and records the
+// requires references each artifact got.
+type recordingBuilder struct {
+	mu   sync.Mutex
+	deps map[string]map[string]string
+}
+
+func (b *recordingBuilder) Build(_ context.Context, a *config.Artifact, ref name.Tag, deps map[string]string, _ func(Event)) (Built, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.deps[a.ImageName] = deps
+	return Built{Ref: ref.String() + "@sha256:" + strings.Repeat("1", 64)}, nil
+}
+
+// TestRunWithBuilt checks that an artifact rebuilt on its own gets the
+// references of what it requires from Options.Built (skiff dev's earlier
+// builds) and that those are not built again; without them it is an error
+// that says what to do.
+func TestRunWithBuilt(t *testing.T) {
+	p := selectProject()
+	baseRef := "reg.example/base:old@sha256:" + strings.Repeat("a", 64)
+	built := map[string]string{"base": baseRef}
+	targets := SelectMissing(p, ImageContains([]string{"api"}), built)
+	if got := names(targets); got != "api" {
+		t.Fatalf("SelectMissing = %q, want only api", got)
+	}
+	rb := &recordingBuilder{deps: map[string]map[string]string{}}
+	opts := Options{Tag: "t1", DefaultRepo: "reg.example", Dockerfiles: rb, Built: built}
+	out, err := Run(context.Background(), targets, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 1 || out[0].ImageName != "api" {
+		t.Fatalf("Run built %v, want api only", out)
+	}
+	if diff := cmp.Diff(map[string]map[string]string{"api": {"base": baseRef}}, rb.deps); diff != "" {
+		t.Errorf("requires references (-want +got):\n%s", diff)
+	}
+
+	opts.Built = nil
+	_, err = Run(context.Background(), targets, opts)
+	if err == nil || !strings.Contains(err.Error(), "api requires base, which is not built") {
+		t.Errorf("Run without base = %v, want an error naming api and base", err)
 	}
 }

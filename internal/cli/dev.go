@@ -222,11 +222,11 @@ type devBuilder struct {
 	events         func(build.Event)
 }
 
-func (b *devBuilder) Build(ctx context.Context, p *config.Project, arts []*config.Artifact) ([]artifact.Build, error) {
+func (b *devBuilder) Build(ctx context.Context, p *config.Project, arts []*config.Artifact, built map[string]string) ([]artifact.Build, error) {
 	settings := p.BuildSettings()
 	opts := build.Options{
 		DefaultRepo: b.s.flags.DefaultRepo, Push: true, Concurrency: 1, CacheArtifacts: b.cacheArtifacts, Events: b.events,
-		Registry: b.s.registry(p), Isolation: b.iso.mode(), Allow: b.iso.entitlements(),
+		Registry: b.s.registry(p), Isolation: b.iso.mode(), Allow: b.iso.entitlements(), Built: built,
 	}
 	if settings.Push != nil {
 		opts.Push = *settings.Push
@@ -235,7 +235,7 @@ func (b *devBuilder) Build(ctx context.Context, p *config.Project, arts []*confi
 		opts.Concurrency = *settings.Concurrency
 	}
 	opts.Wrap = b.s.wrapBuildHooks(p, opts.Push)
-	return build.Run(ctx, build.Select(p, build.Artifacts(arts)), opts)
+	return build.Run(ctx, build.SelectMissing(p, build.Artifacts(arts), built), opts)
 }
 
 // devRenderer renders like skiff render, into the dev namespace.

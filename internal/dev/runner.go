@@ -15,10 +15,11 @@ import (
 )
 
 // Builder builds artifacts of p and returns their builds (references with
-// digests). It may build what they require too, and returns those builds
-// as well.
+// digests). built maps image names to the session's current builds: what
+// artifacts require is taken from there; what it lacks is built too, and
+// returned as well.
 type Builder interface {
-	Build(ctx context.Context, p *config.Project, artifacts []*config.Artifact) ([]artifact.Build, error)
+	Build(ctx context.Context, p *config.Project, artifacts []*config.Artifact, built map[string]string) ([]artifact.Build, error)
 }
 
 // Renderer renders p's manifests with the images of builds.
@@ -242,7 +243,7 @@ func (s *session) build(ctx context.Context) bool {
 		return true
 	}
 	start := time.Now()
-	builds, err := s.r.Builder.Build(ctx, s.p, arts)
+	builds, err := s.r.Builder.Build(ctx, s.p, arts, s.currentBuilds())
 	if err != nil {
 		if ctx.Err() == nil {
 			s.emit(Event{Kind: BuildFailed, Err: err, Duration: time.Since(start)})
@@ -257,6 +258,19 @@ func (s *session) build(ctx context.Context) bool {
 	s.needDeploy = true
 	s.emit(Event{Kind: Built, Builds: builds, Duration: time.Since(start)})
 	return true
+}
+
+// currentBuilds are the references of the builds that are up to date:
+// not about to be rebuilt, and not behind files synced into their
+// containers (an image built on such a base would miss them).
+func (s *session) currentBuilds() map[string]string {
+	out := map[string]string{}
+	for img, b := range s.builds {
+		if !s.needBuild[img] && !s.stale[img] {
+			out[img] = b.Tag
+		}
+	}
+	return out
 }
 
 // deploy renders with the current builds and applies.

@@ -26,11 +26,22 @@ type fakeBuilder struct {
 	builds map[string]int
 }
 
-func (b *fakeBuilder) Build(_ context.Context, p *config.Project, arts []*config.Artifact) ([]artifact.Build, error) {
+func (b *fakeBuilder) Build(_ context.Context, p *config.Project, arts []*config.Artifact, built map[string]string) ([]artifact.Build, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var out []artifact.Build
+	building := map[string]bool{}
 	for _, a := range arts {
+		building[a.ImageName] = true
+	}
+	for _, a := range arts {
+		// As build.Run: what an artifact requires is built with it or
+		// comes from the session's current builds.
+		for _, d := range a.Dependencies {
+			if _, ok := built[d.ImageName]; !ok && !building[d.ImageName] {
+				return nil, fmt.Errorf("%s requires %s, which is not built", a.ImageName, d.ImageName)
+			}
+		}
 		df, _ := os.ReadFile(filepath.Join(p.WorkDir, a.Workspace, "Dockerfile"))
 		if strings.Contains(string(df), "BROKEN") {
 			return nil, fmt.Errorf("building %s: Dockerfile:1: unknown instruction BROKEN", a.ImageName)
@@ -234,5 +245,24 @@ func TestRunnerCleansUpOnlyWhenAsked(t *testing.T) {
 		if l.deployer.cleanups != want {
 			t.Errorf("cleanup=%v: %d cleanups, want %d", cleanup, l.deployer.cleanups, want)
 		}
+	}
+}
+
+// TestRunnerRequires checks that a change to an artifact that requires
+// another rebuilds only it, with the other's current build as its
+// requires reference (the fake builder fails otherwise, as build.Run).
+func TestRunnerRequires(t *testing.T) {
+	t.Parallel()
+	files := loopFiles()
+	files["skaffold.yaml"] = strings.Replace(twoArtifacts, "      context: api\n", "      context: api\n      requires: [{image: web, alias: WEB}]\n", 1)
+	l := startLoop(t, files, DefaultOptions())
+	writeTree(t, l.dir, map[string]string{"api/main.txt": "v2"})
+	if got := images(l.next(t, Built).Builds); !slices.Equal(got, []string{"api"}) {
+		t.Errorf("built %v, want [api] alone", got)
+	}
+	l.next(t, Deployed)
+	writeTree(t, l.dir, map[string]string{"web/index.html": "v2"})
+	if got := images(l.next(t, Built).Builds); !slices.Equal(got, []string{"api", "web"}) {
+		t.Errorf("built %v, want web and api, which requires it", got)
 	}
 }
