@@ -122,31 +122,20 @@ func renderHelmRelease(ctx context.Context, rel HelmRelease, hc helmContext) ([]
 		return nil, nil, err
 	}
 
-	inst := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
-	inst.DryRun, inst.DryRunOption = true, "client"
-	inst.ClientOnly, inst.Replace = true, true
-	inst.IncludeCRDs = !flags.skipCRDs
-	inst.DisableHooks = flags.noHooks
-	inst.IsUpgrade = flags.isUpgrade
-	inst.SkipSchemaValidation = flags.skipSchemaValidation
-	inst.ReleaseName = rel.Name
-	inst.Namespace = ns
-	if inst.Namespace == "" {
-		inst.Namespace = "default" // what `helm template` shows as .Release.Namespace
+	releaseNS := ns
+	if releaseNS == "" {
+		releaseNS = "default" // what `helm template` shows as .Release.Namespace
 	}
-	inst.KubeVersion = flags.kubeVersion
-	inst.APIVersions = chartutil.VersionSet(flags.apiVersions)
-	out, err := inst.RunWithContext(ctx, ch, vals)
+	manifestText, hooks, err := renderChart(ctx, ch, vals, rel.Name, releaseNS, flags)
 	if err != nil {
 		return nil, nil, fmt.Errorf("rendering chart %s: %s", ch.Name(), oneLine(err.Error()))
 	}
 
-	objs, err := parseHelmManifest(out.Manifest, ch.Name())
+	objs, err := parseHelmManifest(manifestText, ch.Name())
 	if err != nil {
 		return nil, nil, err
 	}
 	if !flags.noHooks {
-		hooks := append([]*release.Hook(nil), out.Hooks...)
 		sort.SliceStable(hooks, func(i, j int) bool { return hooks[i].Path < hooks[j].Path })
 		for _, h := range hooks {
 			if (rel.SkipTests || flags.skipTests) && isTestHook(h) {
@@ -276,4 +265,25 @@ func checkLocalDependencies(ch *chart.Chart, rel HelmRelease, flags helmFlags) e
 	}
 	*ch = *reloaded
 	return nil
+}
+
+// renderChart renders ch like `helm template`: it returns the release
+// manifest and the hooks.
+func renderChart(ctx context.Context, ch *chart.Chart, vals map[string]any, name, ns string, flags helmFlags) (string, []*release.Hook, error) {
+	inst := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
+	inst.DryRun, inst.DryRunOption = true, "client"
+	inst.ClientOnly, inst.Replace = true, true
+	inst.IncludeCRDs = !flags.skipCRDs
+	inst.DisableHooks = flags.noHooks
+	inst.IsUpgrade = flags.isUpgrade
+	inst.SkipSchemaValidation = flags.skipSchemaValidation
+	inst.ReleaseName = name
+	inst.Namespace = ns
+	inst.KubeVersion = flags.kubeVersion
+	inst.APIVersions = chartutil.VersionSet(flags.apiVersions)
+	out, err := inst.RunWithContext(ctx, ch, vals)
+	if err != nil {
+		return "", nil, err
+	}
+	return out.Manifest, out.Hooks, nil
 }
