@@ -14,7 +14,6 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/cli"
 	"helm.sh/helm/v3/pkg/downloader"
 	"helm.sh/helm/v3/pkg/getter"
@@ -267,23 +266,3 @@ func checkLocalDependencies(ch *chart.Chart, rel HelmRelease, flags helmFlags) e
 	return nil
 }
 
-// renderChart renders ch like `helm template`: it returns the release
-// manifest and the hooks.
-func renderChart(ctx context.Context, ch *chart.Chart, vals map[string]any, name, ns string, flags helmFlags) (string, []*release.Hook, error) {
-	inst := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
-	inst.DryRun, inst.DryRunOption = true, "client"
-	inst.ClientOnly, inst.Replace = true, true
-	inst.IncludeCRDs = !flags.skipCRDs
-	inst.DisableHooks = flags.noHooks
-	inst.IsUpgrade = flags.isUpgrade
-	inst.SkipSchemaValidation = flags.skipSchemaValidation
-	inst.ReleaseName = name
-	inst.Namespace = ns
-	inst.KubeVersion = flags.kubeVersion
-	inst.APIVersions = chartutil.VersionSet(flags.apiVersions)
-	out, err := inst.RunWithContext(ctx, ch, vals)
-	if err != nil {
-		return "", nil, err
-	}
-	return out.Manifest, out.Hooks, nil
-}
