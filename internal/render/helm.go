@@ -265,4 +265,3 @@ func checkLocalDependencies(ch *chart.Chart, rel HelmRelease, flags helmFlags) e
 	*ch = *reloaded
 	return nil
 }
-
