@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/skiff-dev/skiff/internal/kubeclient"
 	"github.com/skiff-dev/skiff/internal/status"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 )
@@ -23,7 +23,7 @@ type Applier struct {
 	host    string
 	raw     rest.Interface
 	dynamic dynamic.Interface
-	core    kubernetes.Interface
+	core    kubeclient.Interface
 	mapper  *restmapper.DeferredDiscoveryRESTMapper
 	watcher *status.Watcher
 	records *Records
@@ -45,7 +45,7 @@ func New(cfg *rest.Config) (*Applier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("configuring the Kubernetes client: %w", err)
 	}
-	core, err := kubernetes.NewForConfig(cfg)
+	core, err := kubeclient.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("configuring the Kubernetes client: %w", err)
 	}

@@ -10,7 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/kubernetes"
+
+	"github.com/skiff-dev/skiff/internal/kubeclient"
 )
 
 // LabelRole tells skiff's own objects apart: "inventory" or "release".
@@ -40,7 +41,7 @@ var configMaps = mapping{gvr: schema.GroupVersionResource{Version: "v1", Resourc
 
 // ReadInventory reads app's inventory in namespace. A missing inventory is
 // an empty one with Exists false.
-func ReadInventory(ctx context.Context, client kubernetes.Interface, namespace, app string) (*Inventory, error) {
+func ReadInventory(ctx context.Context, client kubeclient.Interface, namespace, app string) (*Inventory, error) {
 	inv := &Inventory{App: app, Namespace: namespace}
 	cm, err := client.CoreV1().ConfigMaps(namespace).Get(ctx, InventoryName(app), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {

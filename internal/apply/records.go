@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/skiff-dev/skiff/internal/kubeclient"
 	"github.com/skiff-dev/skiff/internal/manifest"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -20,7 +21,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/kubernetes"
 )
 
 // Release record labels and keys.
@@ -91,11 +91,11 @@ func RecordName(app string, rev int) string { return fmt.Sprintf("skiff.release.
 // Records reads and writes release records: one Secret per revision in the
 // application's namespace, like Helm's release Secrets.
 type Records struct {
-	client kubernetes.Interface
+	client kubeclient.Interface
 }
 
 // NewRecords returns the release records store of client's cluster.
-func NewRecords(client kubernetes.Interface) *Records { return &Records{client: client} }
+func NewRecords(client kubeclient.Interface) *Records { return &Records{client: client} }
 
 func recordSelector(app string) string {
 	return labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedBy, LabelRole: "release", LabelApp: app}).String()
@@ -365,7 +365,7 @@ func (r *Records) checkWritable(ctx context.Context, namespace, app string) erro
 }
 
 // whoAmI asks the API server who the caller is; "" when it cannot tell.
-func whoAmI(ctx context.Context, client kubernetes.Interface) string {
+func whoAmI(ctx context.Context, client kubeclient.Interface) string {
 	res, err := client.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
 	if err != nil {
 		return ""

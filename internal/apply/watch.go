@@ -5,10 +5,11 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/skiff-dev/skiff/internal/kubeclient"
 	"github.com/skiff-dev/skiff/internal/status"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	corev1informers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -30,10 +31,10 @@ func (a *Applier) Watch(ctx context.Context, namespace, app string, changed func
 			}
 		}
 	}
-	records := corev1informers.NewFilteredSecretInformer(a.core, namespace, 0, cache.Indexers{}, func(o *metav1.ListOptions) {
+	records := kubeclient.NewInformer[*corev1.SecretList](a.core.CoreV1().Secrets(namespace), &corev1.Secret{}, func(o *metav1.ListOptions) {
 		o.LabelSelector = recordSelector(app)
 	})
-	configMaps := corev1informers.NewFilteredConfigMapInformer(a.core, namespace, 0, cache.Indexers{}, func(o *metav1.ListOptions) {
+	configMaps := kubeclient.NewInformer[*corev1.ConfigMapList](a.core.CoreV1().ConfigMaps(namespace), &corev1.ConfigMap{}, func(o *metav1.ListOptions) {
 		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", InventoryName(app)).String()
 	})
 	var wg sync.WaitGroup

@@ -5,12 +5,12 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/skiff-dev/skiff/internal/apply"
 	"github.com/skiff-dev/skiff/internal/env"
 	"github.com/skiff-dev/skiff/internal/kube"
+	"github.com/skiff-dev/skiff/internal/kubeclient"
 	"github.com/skiff-dev/skiff/internal/manifest"
 )
 
@@ -104,5 +104,5 @@ func (d *ClusterDeployer) Cleanup(ctx context.Context) ([]apply.Change, error) {
 // pods' exec, log and port-forward APIs.
 type Cluster struct {
 	Config *rest.Config
-	Client kubernetes.Interface
+	Client kubeclient.Interface
 }

@@ -10,7 +10,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
+
+	"github.com/skiff-dev/skiff/internal/kubeclient"
 )
 
 // logTailer streams the logs of every container of the selected pods,
@@ -18,7 +19,7 @@ import (
 // pod's streams when it is deleted.
 type logTailer struct {
 	ctx    context.Context
-	client kubernetes.Interface
+	client kubeclient.Interface
 	start  time.Time
 	emit   func(Event)
 
@@ -27,7 +28,7 @@ type logTailer struct {
 	wg      sync.WaitGroup
 }
 
-func newLogTailer(ctx context.Context, client kubernetes.Interface, emit func(Event)) *logTailer {
+func newLogTailer(ctx context.Context, client kubeclient.Interface, emit func(Event)) *logTailer {
 	return &logTailer{ctx: ctx, client: client, start: time.Now(), emit: emit, streams: map[string]context.CancelFunc{}}
 }
 

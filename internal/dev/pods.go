@@ -11,9 +11,9 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/skiff-dev/skiff/internal/kubeclient"
 	"github.com/skiff-dev/skiff/internal/manifest"
 )
 
@@ -22,7 +22,7 @@ import (
 // restart every pod on every deploy), so pods are selected by their
 // workloads' own selectors.
 type Pods struct {
-	client kubernetes.Interface
+	client kubeclient.Interface
 
 	mu        sync.Mutex
 	selectors []podSelector
@@ -50,7 +50,7 @@ func (s podSelector) matches(pod *corev1.Pod) bool {
 }
 
 // NewPods returns a Pods that selects nothing yet.
-func NewPods(client kubernetes.Interface) *Pods {
+func NewPods(client kubeclient.Interface) *Pods {
 	return &Pods{client: client, informers: map[string]cache.SharedIndexInformer{}}
 }
 

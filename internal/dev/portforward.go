@@ -19,10 +19,11 @@ import (
 	//lint:ignore SA1019 client-go v0.37's spdy and portforward still return these types
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
+
+	"github.com/skiff-dev/skiff/internal/kubeclient"
 )
 
 // PortForward is a resource to forward a local port to: config's
@@ -48,7 +49,7 @@ func (f PortForward) key() string {
 type forwarder struct {
 	spec   PortForward
 	cfg    *rest.Config
-	client kubernetes.Interface
+	client kubeclient.Interface
 	emit   func(Event)
 	ln     net.Listener
 
@@ -346,7 +347,7 @@ func (f *forwarder) podPort(ctx context.Context, pod *corev1.Pod) (int32, error)
 // forwards keeps one forwarder per PortForward, across redeploys.
 type forwards struct {
 	cfg    *rest.Config
-	client kubernetes.Interface
+	client kubeclient.Interface
 	emit   func(Event)
 
 	running map[string]*runningForward
@@ -357,7 +358,7 @@ type runningForward struct {
 	cancel context.CancelFunc
 }
 
-func newForwards(cfg *rest.Config, client kubernetes.Interface, emit func(Event)) *forwards {
+func newForwards(cfg *rest.Config, client kubeclient.Interface, emit func(Event)) *forwards {
 	return &forwards{cfg: cfg, client: client, emit: emit, running: map[string]*runningForward{}}
 }
 

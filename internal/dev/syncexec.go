@@ -13,11 +13,11 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	utilexec "k8s.io/utils/exec"
 
 	"github.com/skiff-dev/skiff/internal/kube"
+	"github.com/skiff-dev/skiff/internal/kubeclient"
 )
 
 // Container is one running container of a pod.
@@ -31,7 +31,7 @@ func (c Container) String() string { return c.Namespace + "/" + c.Pod + "/" + c.
 // WebSocket with a fallback to SPDY, as kubectl does.
 type execer struct {
 	config *rest.Config
-	client kubernetes.Interface
+	client kubeclient.Interface
 }
 
 func (e *execer) exec(ctx context.Context, c Container, cmd []string, stdin io.Reader) error {

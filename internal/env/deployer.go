@@ -13,9 +13,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/skiff-dev/skiff/internal/config"
+	"github.com/skiff-dev/skiff/internal/kubeclient"
 )
 
 // DeployerSubjects are who deploys environment e, for its RBAC and the
@@ -64,7 +64,7 @@ const admissionWait = 15 * time.Second
 // role. It returns a note for people when there is nothing it may do
 // (no deploy role, or the deployer may not bind it and so has its rights
 // otherwise), and an error when binding fails.
-func bindDeployer(ctx context.Context, client kubernetes.Interface, app string, e config.Environment, namespace string) (string, error) {
+func bindDeployer(ctx context.Context, client kubeclient.Interface, app string, e config.Environment, namespace string) (string, error) {
 	role := DeployRoleName(app, e.Name)
 	// A deployer restricted to what env rbac grants may not read cluster
 	// roles; it may bind this one, so a forbidden read still goes on.
@@ -128,7 +128,7 @@ func bindDeployer(ctx context.Context, client kubernetes.Interface, app string, 
 }
 
 // allowed asks the authorizer whether the client's identity may do attrs.
-func allowed(ctx context.Context, client kubernetes.Interface, attrs authorizationv1.ResourceAttributes) (bool, error) {
+func allowed(ctx context.Context, client kubeclient.Interface, attrs authorizationv1.ResourceAttributes) (bool, error) {
 	r, err := client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
 		Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &attrs},
 	}, metav1.CreateOptions{})

@@ -16,8 +16,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/skiff-dev/skiff/internal/kubeclient"
 )
 
 // EnforceWait bounds how long skiff env protect and skiff env rbac --apply
@@ -84,7 +85,7 @@ const LabelProtectProbe = "skiff.dev/protect-probe"
 // denied, as a user's delete would be, and so is removing the label from
 // the first one; with no immutable namespace, the dry-run creation of a
 // probe namespace the policy refuses.
-func WaitProtected(ctx context.Context, client kubernetes.Interface) error {
+func WaitProtected(ctx context.Context, client kubeclient.Interface) error {
 	dry := []string{metav1.DryRunAll}
 	list, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: LabelImmutable + "=true"})
 	if err != nil {
@@ -136,7 +137,7 @@ func WaitConfined(ctx context.Context, cfg *rest.Config, app, environment string
 	default:
 		as.Impersonate.UserName = s.Name
 	}
-	client, err := kubernetes.NewForConfig(as)
+	client, err := kubeclient.NewForConfig(as)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
+
+	"github.com/skiff-dev/skiff/internal/kubeclient"
 )
 
 // Namespace is what the cluster says about an environment's namespace.
@@ -65,7 +66,7 @@ func fromNamespace(ns *corev1.Namespace) Namespace {
 
 // ListNamespaces returns the namespaces of app's environments (all apps when
 // app is empty), optionally of one environment, sorted by name.
-func ListNamespaces(ctx context.Context, client kubernetes.Interface, app, environment string) ([]Namespace, error) {
+func ListNamespaces(ctx context.Context, client kubeclient.Interface, app, environment string) ([]Namespace, error) {
 	sel := labels.Set{}
 	if app != "" {
 		sel[LabelApp] = app
@@ -91,7 +92,7 @@ func ListNamespaces(ctx context.Context, client kubernetes.Interface, app, envir
 
 // GetNamespace returns what the cluster says about one namespace; ok is
 // false when it does not exist.
-func GetNamespace(ctx context.Context, client kubernetes.Interface, name string) (Namespace, bool, error) {
+func GetNamespace(ctx context.Context, client kubeclient.Interface, name string) (Namespace, bool, error) {
 	ns, err := client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return Namespace{}, false, nil
@@ -125,7 +126,7 @@ func NamespaceLabels(app, environment string, ref Ref, immutable bool, expiresAt
 // Touch updates the labels and annotations of a namespace skiff created, so
 // a re-deploy extends a dynamic environment's expiry and records its ref and
 // URL. Namespaces skiff did not create are left alone.
-func Touch(ctx context.Context, client kubernetes.Interface, name string, labels, annotations map[string]string) error {
+func Touch(ctx context.Context, client kubeclient.Interface, name string, labels, annotations map[string]string) error {
 	ns, ok, err := GetNamespace(ctx, client, name)
 	if err != nil || !ok || !ns.CreatedBySkiff {
 		return err
@@ -144,7 +145,7 @@ func Touch(ctx context.Context, client kubernetes.Interface, name string, labels
 // DeleteNamespace deletes a namespace skiff created and waits until it is
 // gone or ctx ends. It refuses namespaces skiff did not create and immutable
 // ones.
-func DeleteNamespace(ctx context.Context, client kubernetes.Interface, name string) error {
+func DeleteNamespace(ctx context.Context, client kubeclient.Interface, name string) error {
 	ns, ok, err := GetNamespace(ctx, client, name)
 	if err != nil || !ok {
 		return err
@@ -172,7 +173,7 @@ func Protect(ctx context.Context, dyn dynamic.Interface) error {
 
 // EnsureNamespace creates namespace name with labels when it does not exist.
 // It reports whether it created it.
-func EnsureNamespace(ctx context.Context, client kubernetes.Interface, name string, labels, annotations map[string]string) (bool, error) {
+func EnsureNamespace(ctx context.Context, client kubeclient.Interface, name string, labels, annotations map[string]string) (bool, error) {
 	if _, ok, err := GetNamespace(ctx, client, name); err != nil || ok {
 		return false, err
 	}

@@ -9,12 +9,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
+
+	"github.com/skiff-dev/skiff/internal/kubeclient"
 )
 
 // terminating reports whether the namespace name exists and is being
 // deleted.
-func terminating(ctx context.Context, client kubernetes.Interface, name string) (bool, error) {
+func terminating(ctx context.Context, client kubeclient.Interface, name string) (bool, error) {
 	ns, err := client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return false, nil
@@ -34,7 +35,7 @@ const progressEvery = 10 * time.Second
 // of the same ref finds the old namespace still terminating, and the API
 // server refuses new content in it). A namespace that is not terminating
 // is no reason to wait.
-func waitUntilGone(ctx context.Context, client kubernetes.Interface, name string, timeout time.Duration, events func(Event)) error {
+func waitUntilGone(ctx context.Context, client kubeclient.Interface, name string, timeout time.Duration, events func(Event)) error {
 	term, err := terminating(ctx, client, name)
 	if err != nil || !term {
 		return err
@@ -62,7 +63,7 @@ func waitUntilGone(ctx context.Context, client kubernetes.Interface, name string
 }
 
 // watchGone returns when namespace name no longer exists, or ctx ends.
-func watchGone(ctx context.Context, client kubernetes.Interface, name string) error {
+func watchGone(ctx context.Context, client kubeclient.Interface, name string) error {
 	w, err := client.CoreV1().Namespaces().Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
 	if err != nil {
 		return fmt.Errorf("watching namespace %s: %w", name, err)

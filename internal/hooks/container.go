@@ -11,16 +11,16 @@ import (
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/skiff-dev/skiff/internal/kube"
+	"github.com/skiff-dev/skiff/internal/kubeclient"
 )
 
 // Cluster is where container hooks run.
 type Cluster struct {
 	Config *rest.Config
-	Client kubernetes.Interface
+	Client kubeclient.Interface
 }
 
 // selector picks the containers a container hook runs in.

@@ -8,11 +8,11 @@ import (
 	"sync"
 
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiff-dev/skiff/internal/apply"
+	"github.com/skiff-dev/skiff/internal/kubeclient"
 )
 
 // Options say which cluster to talk to and as whom.
@@ -110,7 +110,7 @@ func CurrentContext(o Options) string {
 // Clients are the clients of one cluster and identity.
 type Clients struct {
 	Target  *Target
-	Core    kubernetes.Interface
+	Core    kubeclient.Interface
 	Dynamic dynamic.Interface
 
 	once    sync.Once
@@ -120,7 +120,7 @@ type Clients struct {
 
 // Connect makes the clients of t. It does not contact the cluster.
 func Connect(t *Target) (*Clients, error) {
-	core, err := kubernetes.NewForConfig(t.Config)
+	core, err := kubeclient.NewForConfig(t.Config)
 	if err != nil {
 		return nil, fmt.Errorf("configuring the Kubernetes client: %w", err)
 	}

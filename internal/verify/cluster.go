@@ -15,8 +15,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/skiff-dev/skiff/internal/kubeclient"
 )
 
 // RunIDLabel marks the Jobs of a run, as Skaffold labels them.
@@ -34,7 +35,7 @@ const RunIDLabel = "skaffold.dev/run-id"
 // variable of the machine running skiff, credentials included, into an
 // object of the cluster. Set what the test needs in container.env.
 type Cluster struct {
-	Client    kubernetes.Interface
+	Client    kubeclient.Interface
 	Namespace string
 	RunID     string
 	Out       io.Writer

@@ -18,13 +18,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	//lint:ignore SA1019 client-go v0.37's remotecommand still returns these errors
 	"k8s.io/apimachinery/pkg/util/httpstream"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
 
 	"github.com/skiff-dev/skiff/internal/build"
 	"github.com/skiff-dev/skiff/internal/config"
+	"github.com/skiff-dev/skiff/internal/kubeclient"
 	"github.com/skiff-dev/skiff/internal/oci"
 )
 
@@ -46,7 +46,7 @@ type Options struct {
 	// Config and Client reach the cluster; Namespace is the build pods'
 	// namespace when Details sets none (the kube context's).
 	Config    *rest.Config
-	Client    kubernetes.Interface
+	Client    kubeclient.Interface
 	Namespace string
 	// Aliases maps a registry host:port of the image names to the address
 	// the build pods dial for it (a registry the cluster reaches under

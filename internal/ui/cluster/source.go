@@ -7,15 +7,15 @@ import (
 	"strings"
 
 	"github.com/skiff-dev/skiff/internal/apply"
+	"github.com/skiff-dev/skiff/internal/kubeclient"
 	"github.com/skiff-dev/skiff/internal/release"
 	"github.com/skiff-dev/skiff/internal/ui"
-	"k8s.io/client-go/kubernetes"
 )
 
 // Clients are the clients of one environment's cluster.
 type Clients struct {
 	Applier *apply.Applier
-	Kube    kubernetes.Interface
+	Kube    kubeclient.Interface
 }
 
 // Source reads what skiff ui shows from the clusters and the registry.

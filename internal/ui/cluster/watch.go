@@ -5,10 +5,9 @@ import (
 	"sync"
 
 	"github.com/skiff-dev/skiff/internal/env"
+	"github.com/skiff-dev/skiff/internal/kubeclient"
 	"github.com/skiff-dev/skiff/internal/ui"
 	corev1 "k8s.io/api/core/v1"
-	corev1informers "k8s.io/client-go/informers/core/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -34,7 +33,7 @@ func (s *Source) Watch(ctx context.Context, changed func(ui.Change)) error {
 		var wg sync.WaitGroup
 		errs := make(chan error, len(envs)+1)
 		known := map[string]bool{}
-		clusters := map[kubernetes.Interface]bool{}
+		clusters := map[kubeclient.Interface]bool{}
 		for _, e := range envs {
 			if e.Namespace == "" {
 				continue
@@ -84,15 +83,18 @@ func (s *Source) Watch(ctx context.Context, changed func(ui.Change)) error {
 // watchNamespaces calls changed when a namespace of the app (by its label)
 // or one of known appears that was not known to exist, changes its phase or
 // labels, or goes, until ctx ends. known maps namespace → exists.
-func (s *Source) watchNamespaces(ctx context.Context, kube kubernetes.Interface, known map[string]bool, changed func()) {
-	inf := corev1informers.NewNamespaceInformer(kube, 0, cache.Indexers{})
+func (s *Source) watchNamespaces(ctx context.Context, kube kubeclient.Interface, known map[string]bool, changed func()) {
+	inf := kubeclient.NewInformer[*corev1.NamespaceList](kube.CoreV1().Namespaces(), &corev1.Namespace{}, nil)
 	relevant := func(obj any) bool {
 		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 			obj = d.Obj
 		}
 		ns, ok := obj.(*corev1.Namespace)
+		if !ok {
+			return false
+		}
 		_, isKnown := known[ns.Name]
-		return ok && (isKnown || ns.Labels[env.LabelApp] == s.App)
+		return isKnown || ns.Labels[env.LabelApp] == s.App
 	}
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {

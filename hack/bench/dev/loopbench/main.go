@@ -18,8 +18,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiff-dev/skiff/internal/kubeclient"
 )
 
 func main() {
@@ -38,7 +39,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := kubeclient.NewForConfig(cfg)
 	if err != nil {
 		fail(err)
 	}
@@ -68,7 +69,7 @@ func main() {
 
 // rebuildRun appends a comment to file and waits until the Deployment runs
 // a new image, rolled out and ready (as kstatus calls it Current).
-func rebuildRun(ctx context.Context, cs kubernetes.Interface, ns, name, file string, i int) (time.Duration, error) {
+func rebuildRun(ctx context.Context, cs kubeclient.Interface, ns, name, file string, i int) (time.Duration, error) {
 	d, err := cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return 0, err
