@@ -4,19 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"sort"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
-	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/cli"
-	"helm.sh/helm/v3/pkg/downloader"
-	"helm.sh/helm/v3/pkg/getter"
 	"helm.sh/helm/v3/pkg/release"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -217,7 +212,7 @@ func loadChart(ctx context.Context, rel HelmRelease, flags helmFlags, registry *
 	if err != nil {
 		return nil, nil, fmt.Errorf("loading chart %s: %s", rel.ChartPath, oneLine(err.Error()))
 	}
-	if err := checkLocalDependencies(ch, rel, flags); err != nil {
+	if err := buildDependencies(ctx, ch, rel, flags, registry); err != nil {
 		return nil, nil, err
 	}
 	if rel.ChartPath != "" && rel.Version != "" {
@@ -234,34 +229,4 @@ func loadChart(ctx context.Context, rel HelmRelease, flags helmFlags, registry *
 		warnings = append(warnings, fmt.Sprintf("helm release %s: chart %s is deprecated", rel.Name, ch.Name()))
 	}
 	return ch, warnings, nil
-}
-
-// checkLocalDependencies builds a local chart's missing dependencies like
-// `helm dependency build` (Skaffold runs it unless skipBuildDependencies).
-func checkLocalDependencies(ch *chart.Chart, rel HelmRelease, flags helmFlags) error {
-	deps := ch.Metadata.Dependencies
-	if len(deps) == 0 || action.CheckDependencies(ch, deps) == nil {
-		return nil
-	}
-	if rel.SkipBuildDependencies && !flags.dependencyUpdate {
-		return fmt.Errorf("chart %s: %s; run helm dependency build, or drop skipBuildDependencies", rel.ChartPath, oneLine(action.CheckDependencies(ch, deps).Error()))
-	}
-	settings := cli.New()
-	m := &downloader.Manager{
-		Out:              io.Discard,
-		ChartPath:        rel.ChartPath,
-		SkipUpdate:       true,
-		Getters:          getter.All(settings),
-		RepositoryConfig: settings.RepositoryConfig,
-		RepositoryCache:  settings.RepositoryCache,
-	}
-	if err := m.Build(); err != nil {
-		return fmt.Errorf("chart %s: building dependencies: %s", rel.ChartPath, oneLine(err.Error()))
-	}
-	reloaded, err := loader.Load(rel.ChartPath)
-	if err != nil {
-		return fmt.Errorf("loading chart %s: %s", rel.ChartPath, oneLine(err.Error()))
-	}
-	*ch = *reloaded
-	return nil
 }

@@ -3,18 +3,20 @@ package render
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/url"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/spf13/pflag"
-	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/cli"
 	helmregistry "helm.sh/helm/v3/pkg/registry"
 
 	"github.com/skiff-dev/skiff/internal/oci"
@@ -88,14 +90,67 @@ func loadRemoteChart(ctx context.Context, rel HelmRelease, flags helmFlags, regi
 		}
 		return loadOCIChart(ctx, registry, rel.RemoteChart, version)
 	}
-	opts := action.ChartPathOptions{RepoURL: rel.Repo, Version: version, InsecureSkipTLSverify: flags.insecureSkipTLS, PlainHTTP: flags.plainHTTP}
-	path, err := opts.LocateChart(rel.RemoteChart, cli.New())
+	ch, err := locateRepoChart(ctx, strings.TrimSpace(rel.RemoteChart), strings.TrimSpace(rel.Repo), strings.TrimSpace(version), flags)
 	if err != nil {
-		return nil, fmt.Errorf("remoteChart %s: %s", rel.RemoteChart, oneLine(err.Error()))
+		return nil, fmt.Errorf("remoteChart %s: %w", rel.RemoteChart, err)
 	}
-	ch, err := loader.Load(path)
+	return ch, nil
+}
+
+// locateRepoChart finds name the way `helm template NAME [--repo URL]`
+// does (helm's ChartPathOptions.LocateChart): a local chart, a chart in
+// the repository at repoURL, a chart archive's URL, or repo/chart for a
+// repository in helm's repositories.yaml.
+func locateRepoChart(ctx context.Context, name, repoURL, version string, flags helmFlags) (*chart.Chart, error) {
+	if _, err := os.Stat(name); err == nil {
+		ch, err := loader.Load(name)
+		if err != nil {
+			return nil, errors.New(oneLine(err.Error()))
+		}
+		return ch, nil
+	}
+	if filepath.IsAbs(name) || strings.HasPrefix(name, ".") {
+		return nil, fmt.Errorf("path %q not found; fix remoteChart, or use chartPath for a local chart", name)
+	}
+	repos, err := loadHelmRepoFile()
 	if err != nil {
-		return nil, fmt.Errorf("remoteChart %s: %s", rel.RemoteChart, oneLine(err.Error()))
+		return nil, err
+	}
+	if repoURL != "" {
+		r, err := repos.repoByURL(repoURL, flags.insecureSkipTLS)
+		if err != nil {
+			return nil, fmt.Errorf("repo: %w", err)
+		}
+		// helm reads the index of a --repo afresh, never from its cache.
+		ch, err := r.findChart(ctx, name, version, true)
+		if err != nil {
+			return nil, fmt.Errorf("in repository %s: %w", r.url, err)
+		}
+		return ch, nil
+	}
+	if u, err := url.Parse(name); err == nil && u.IsAbs() && u.Host != "" && u.Path != "" {
+		// A chart archive's URL: the settings of the repository it is in.
+		entry, _ := repos.byURLPrefix(name)
+		r, err := repos.repo(name, entry, flags.insecureSkipTLS)
+		if err != nil {
+			return nil, err
+		}
+		if entry.URL != "" {
+			r.url = redactURL(entry.URL) // credentials go to the repository's host
+		}
+		return r.fetchChart(ctx, redactURL(name), "")
+	}
+	repoName, chartName, ok := strings.Cut(name, "/")
+	if !ok || chartName == "" {
+		return nil, fmt.Errorf("want oci://registry/repository/chart, repo/chart for a repository added with helm repo add, or a chart name with repo set")
+	}
+	r, err := repos.repoByName(repoName, flags.insecureSkipTLS)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := r.findChart(ctx, chartName, version, false)
+	if err != nil {
+		return nil, fmt.Errorf("in repository %s (%s): %w", repoName, r.url, err)
 	}
 	return ch, nil
 }
@@ -106,18 +161,26 @@ const chartLayerMediaType = "application/vnd.cncf.helm.chart.content.v1.tar+gzip
 // loadOCIChart pulls the chart remote (oci://registry/repo/name) at version
 // (a version, a constraint, or empty for the highest).
 func loadOCIChart(ctx context.Context, registry *oci.Client, remote, version string) (*chart.Chart, error) {
-	repo := strings.TrimPrefix(remote, "oci://")
-	tag, err := ociTag(ctx, registry, repo, version)
+	ch, err := pullOCIChart(ctx, registry, remote, version)
 	if err != nil {
 		return nil, fmt.Errorf("remoteChart %s: %w", remote, err)
 	}
+	return ch, nil
+}
+
+func pullOCIChart(ctx context.Context, registry *oci.Client, remote, version string) (*chart.Chart, error) {
+	repo := strings.TrimPrefix(remote, "oci://")
+	tag, err := ociTag(ctx, registry, repo, version)
+	if err != nil {
+		return nil, err
+	}
 	data, err := chartArchive(ctx, registry, repo+":"+tag)
 	if err != nil {
-		return nil, fmt.Errorf("remoteChart %s: pulling %s: %s", remote, tag, oneLine(err.Error()))
+		return nil, fmt.Errorf("pulling %s: %s", tag, oneLine(err.Error()))
 	}
 	ch, err := loader.LoadArchive(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("remoteChart %s: %s", remote, oneLine(err.Error()))
+		return nil, errors.New(oneLine(err.Error()))
 	}
 	return ch, nil
 }
