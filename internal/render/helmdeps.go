@@ -66,7 +66,8 @@ func buildDependencies(ctx context.Context, ch *chart.Chart, rel HelmRelease, fl
 		}
 		dep, err := fetchDependency(ctx, rel.ChartPath, repository, name, version, flags, repos, registry)
 		if err != nil {
-			return fmt.Errorf("%s: dependency %s (repository %q, version %q): %w", where, name, d.Repository, version, err)
+			given := findDependency(ch.Metadata.Dependencies, name).Repository // "@name" as written
+			return fmt.Errorf("%s: dependency %s (repository %q, version %q): %w", where, name, given, version, err)
 		}
 		ch.AddDependency(dep)
 	}

@@ -193,6 +193,10 @@ func TestHelmDependenciesRefused(t *testing.T) {
 			wantErr: `: dependency local (repository "file://../local", version "^1"): `},
 		{name: "local path", edit: func(s string) string { return strings.Replace(s, "file://../local", "file://../gone", 1) },
 			wantErr: `: dependency local (repository "file://../gone", version "~0.1.0"): directory `},
+		{name: "alias named as written", edit: func(s string) string {
+			return strings.Replace(s, "version: 1.0.0\n  repository: \"@skiffrepo\"", "version: 7.0.0\n  repository: \"@skiffrepo\"", 1)
+		},
+			wantErr: `: dependency api (repository "@skiffrepo", version "7.0.0"): no version of chart "api" matches "7.0.0"`},
 		{name: "no such version", edit: func(s string) string { return strings.Replace(s, "~0.2.0", "~0.9.0", 1) },
 			wantErr: `: dependency web (repository "` + "SRV" + `", version "~0.9.0"): no version of chart "web" matches "~0.9.0"`},
 	}

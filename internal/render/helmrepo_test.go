@@ -168,9 +168,14 @@ func caFile(t *testing.T, srv *httptest.Server) string {
 // versions renders rel and returns "name=version" of its ConfigMaps.
 func versions(t *testing.T, rel HelmRelease) ([]string, error) {
 	t.Helper()
-	items, _, err := renderHelm(context.Background(), rel, helmContext{})
+	items, warnings, err := renderHelm(context.Background(), rel, helmContext{})
 	if err != nil {
 		return nil, err
+	}
+	for _, w := range warnings {
+		if strings.Contains(w, repoPassword) {
+			t.Errorf("warning shows the repository's password: %s", w)
+		}
 	}
 	var out []string
 	for _, it := range items {
