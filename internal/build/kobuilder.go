@@ -14,7 +14,7 @@ import (
 	"github.com/skiff-dev/skiff/internal/config"
 )
 
-// koBuilder builds ko artifacts in-process with ko's library, always on
+// koBuilder builds ko artifacts as ko does (package ko), always on
 // this machine (Skaffold's ko builder is local only), and pushes them like
 // Dockerfile builds.
 type koBuilder struct {
@@ -58,7 +58,8 @@ func (k *koBuilder) Build(ctx context.Context, a *config.Artifact, ref name.Tag,
 }
 
 // koEpoch is the time a ko image is stamped with: SOURCE_DATE_EPOCH or the
-// build's pinned time; without either, ko's own (the Unix epoch).
+// build's pinned time; without either, the image keeps the base's creation
+// time and its layers carry none, as ko's build leaves them.
 func koEpoch(opts Options) (*time.Time, error) {
 	if opts.SourceDateEpoch != nil {
 		return opts.SourceDateEpoch, nil

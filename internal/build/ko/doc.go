@@ -1,6 +1,7 @@
-// Package ko builds Go main packages into images in-process with ko's
-// library (github.com/google/ko/pkg/build): the go tool compiles, ko lays
-// the binary over a base image pulled through skiff's registry client. It
-// also lists the files a main package's build reads within its module, for
-// skiff dev to watch.
+// Package ko builds Go main packages into images as ko does, without ko's
+// library (whose build package links sigstore for SBOMs and signing skiff
+// never uses): the go tool compiles, and the binary and kodata are laid
+// over a base image pulled through skiff's registry client, giving the
+// image ko would. It also lists the files a main package's build reads
+// within its module, for skiff dev to watch.
 package ko

@@ -4,17 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	kobuild "github.com/google/ko/pkg/build"
 	"golang.org/x/tools/go/packages"
 
 	"github.com/skiff-dev/skiff/internal/oci"
@@ -22,7 +18,7 @@ import (
 
 // Scheme is the prefix of image names that are Go import paths
 // (ko://github.com/org/app/cmd/app), as in ko's and Skaffold's manifests.
-const Scheme = kobuild.StrictScheme
+const Scheme = "ko://"
 
 // DefaultBaseImage is ko's own default base, used when neither the artifact
 // (fromImage) nor .ko.yaml names one.
@@ -51,25 +47,30 @@ type Spec struct {
 // Options are what a build uses besides its Spec.
 type Options struct {
 	Registry *oci.Client
-	// CacheDir is ko's layer cache (KOCACHE) when the environment sets
-	// none; empty builds without it.
+	// CacheDir keeps, as ko's KOCACHE does, each main package's binary at a
+	// fixed path, so that the go tool skips the link when nothing changed,
+	// and the digests of its layer, so that an unchanged binary is not
+	// compressed again. KOCACHE, when set, wins; empty builds without.
 	CacheDir string
 	// Epoch, when set, is every timestamp of the image (SOURCE_DATE_EPOCH).
 	Epoch *time.Time
-	// Log receives ko's progress lines ("Building … for linux/amd64").
+	// Log receives progress lines ("Building … for linux/amd64") and what
+	// the go tool prints.
 	Log func(string)
 }
 
-// buildMu serialises ko builds: ko logs through the standard logger and
-// reads its cache directory from the process environment, both of which
-// are captured or set for the length of one build. The go tool runs its
-// compilations in parallel on its own.
-var buildMu sync.Mutex
-
-// Build compiles spec's main package and returns the image for Platform.
+// Build compiles spec's main package with the go tool and lays it over the
+// base image as ko does (see image.go); it returns the image for Platform.
 func Build(ctx context.Context, spec Spec, opts Options) (v1.Image, error) {
 	if opts.Registry == nil {
 		opts.Registry = oci.New(oci.Options{})
+	}
+	if opts.Log == nil {
+		opts.Log = func(string) {}
+	}
+	gotool, err := goTool()
+	if err != nil {
+		return nil, fmt.Errorf("ko build of %s in %s: %w", strings.TrimPrefix(spec.ImportPath, Scheme), spec.Dir, err)
 	}
 	importPath, err := Qualify(spec.Dir, spec.ImportPath)
 	if err != nil {
@@ -91,65 +92,82 @@ func Build(ctx context.Context, spec Spec, opts Options) (v1.Image, error) {
 			spec.Env, spec.Flags, spec.Ldflags = b.Env, b.Flags, b.Ldflags
 		}
 	}
+	kodata, err := mainPackage(goDir, path)
+	if err != nil {
+		return nil, err
+	}
 	baseRef, err := opts.Registry.ParseReference(base)
 	if err != nil {
-		return nil, fmt.Errorf("base image %q: %w", base, err)
+		return nil, fmt.Errorf("ko build of %s: base image %q: %w", path, base, err)
 	}
-	getBase := func(ctx context.Context, _ string) (name.Reference, kobuild.Result, error) {
-		img, err := opts.Registry.Image(ctx, baseRef)
-		if err != nil {
-			return nil, nil, err
-		}
-		return baseRef, img, nil
+	baseImg, err := opts.Registry.Image(ctx, baseRef)
+	if err != nil {
+		return nil, fmt.Errorf("ko build of %s: base image: %w", path, err)
 	}
-	kopts := []kobuild.Option{
-		kobuild.WithBaseImages(getBase),
-		kobuild.WithPlatforms(Platform),
-		kobuild.WithTrimpath(true),
-		// The SBOM ko makes is a cosign attachment pushed by ko's
-		// publisher; skiff pushes the image itself.
-		kobuild.WithDisabledSBOM(),
-		kobuild.WithConfig(map[string]kobuild.Config{path: {
-			ID: importPath, Dir: ".", Env: spec.Env, Flags: spec.Flags, Ldflags: spec.Ldflags,
-		}}),
+	if err := checkPlatform(baseImg, baseRef.Name()); err != nil {
+		return nil, fmt.Errorf("ko build of %s: %w", path, err)
 	}
+	cacheDir := os.Getenv("KOCACHE")
+	if cacheDir == "" {
+		cacheDir = opts.CacheDir
+	}
+	var created v1.Time
 	if opts.Epoch != nil {
-		t := v1.Time{Time: *opts.Epoch}
-		kopts = append(kopts, kobuild.WithCreationTime(t), kobuild.WithKoDataCreationTime(t))
+		created = v1.Time{Time: *opts.Epoch}
 	}
-	keys := make([]string, 0, len(spec.Labels))
-	for k := range spec.Labels {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		kopts = append(kopts, kobuild.WithLabel(k, spec.Labels[k]))
-	}
-
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	restoreCache := useCache(opts.CacheDir)
-	defer restoreCache()
-	var res kobuild.Result
-	lines, err := captureLog(opts.Log, func() error {
-		b, err := kobuild.NewGo(ctx, goDir, kopts...)
-		if err != nil {
-			return err
-		}
-		if err := b.IsSupportedReference(importPath); err != nil {
-			return fmt.Errorf("%s in %s: %w", path, goDir, err)
-		}
-		res, err = b.Build(ctx, importPath)
-		return err
+	bin, err := goBuild(ctx, goInvocation{
+		gotool: gotool, dir: goDir, importPath: path, cacheDir: cacheDir, created: created.Time,
+		env: spec.Env, flags: spec.Flags, ldflags: spec.Ldflags, log: opts.Log,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("ko build of %s: %w%s", path, err, lastLines(lines))
+		return nil, err
 	}
-	img, ok := res.(v1.Image)
-	if !ok {
-		return nil, fmt.Errorf("ko build of %s gave %T, not an image", path, res)
+	defer bin.release()
+	img, err := assemble(layout{
+		importPath: path, base: baseImg, baseName: baseRef.Name(), binary: bin.path, kodata: kodata,
+		created: created, labels: spec.Labels, cache: layerCache(cacheDir),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ko build of %s: %w", path, err)
 	}
 	return img, nil
+}
+
+// goTool is the go command: KO_GO_PATH, as ko reads it, else go on PATH.
+func goTool() (string, error) {
+	name := "go"
+	if env := os.Getenv("KO_GO_PATH"); env != "" {
+		name = env
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("the go tool %q was not found: install Go (https://go.dev/dl) or set KO_GO_PATH to it", name)
+	}
+	return p, nil
+}
+
+// mainPackage checks that path, loaded in dir where the go tool will run,
+// is a main package, and returns its kodata directory, which ko copies into
+// the image.
+func mainPackage(dir, path string) (string, error) {
+	pkgs, err := packages.Load(&packages.Config{Mode: packages.NeedName | packages.NeedFiles, Dir: dir}, path)
+	if err != nil {
+		return "", fmt.Errorf("ko build of %s: finding the package in %s: %w", path, dir, err)
+	}
+	if len(pkgs) != 1 {
+		return "", fmt.Errorf("ko build of %s in %s: want exactly one main package, found %d", path, dir, len(pkgs))
+	}
+	p := pkgs[0]
+	if len(p.Errors) > 0 {
+		return "", fmt.Errorf("ko build of %s in %s: %v", path, dir, p.Errors[0])
+	}
+	if p.Name != "main" {
+		return "", fmt.Errorf("ko build of %s: it is package %s, not package main: point ko.main (or the ko:// image name) at a main package", path, p.Name)
+	}
+	if len(p.GoFiles) == 0 {
+		return "", fmt.Errorf("ko build of %s: the package has no Go files for %s", path, Platform)
+	}
+	return filepath.Join(filepath.Dir(p.GoFiles[0]), "kodata"), nil
 }
 
 // Qualify turns a main package given relative to dir ("." or "./cmd/app")
@@ -173,67 +191,6 @@ func Qualify(dir, target string) (string, error) {
 		return "", fmt.Errorf("ko.main %s in %s: %v", target, dir, pkgs[0].Errors[0])
 	}
 	return Scheme + pkgs[0].PkgPath, nil
-}
-
-// useCache points ko at dir through KOCACHE, the only way ko's library
-// reads it, unless the environment already sets one; it returns the undo.
-func useCache(dir string) func() {
-	if dir == "" || os.Getenv("KOCACHE") != "" {
-		return func() {}
-	}
-	os.Setenv("KOCACHE", dir)
-	return func() { os.Unsetenv("KOCACHE") }
-}
-
-// captureLog runs fn with the standard logger, which ko writes its progress
-// to, sent to logf line by line without timestamps; it returns the lines.
-// ko's notes about the git work tree ("git is in a dirty state" and the
-// files changed) are dropped: they only feed {{.Git}} templates in flags,
-// and would list a user's uncommitted files on every build.
-func captureLog(logf func(string), fn func() error) ([]string, error) {
-	w := &logWriter{logf: logf}
-	prevOut, prevFlags, prevPrefix := log.Writer(), log.Flags(), log.Prefix()
-	log.SetOutput(w)
-	log.SetFlags(0)
-	log.SetPrefix("")
-	err := fn()
-	log.SetOutput(prevOut)
-	log.SetFlags(prevFlags)
-	log.SetPrefix(prevPrefix)
-	return w.lines, err
-}
-
-// logWriter receives one Write per log call, so a message of several
-// lines is dropped or kept whole.
-type logWriter struct {
-	logf  func(string)
-	lines []string
-}
-
-func (w *logWriter) Write(p []byte) (int, error) {
-	msg := string(p)
-	if strings.HasPrefix(msg, "git ") || strings.HasPrefix(msg, "couldn't get ") || strings.HasPrefix(msg, "current folder is not a git repository") {
-		return len(p), nil
-	}
-	for _, l := range strings.Split(msg, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			w.lines = append(w.lines, l)
-			if w.logf != nil {
-				w.logf(l)
-			}
-		}
-	}
-	return len(p), nil
-}
-
-func lastLines(lines []string) string {
-	if len(lines) == 0 {
-		return ""
-	}
-	if len(lines) > 5 {
-		lines = lines[len(lines)-5:]
-	}
-	return " (ko: " + strings.Join(lines, " | ") + ")"
 }
 
 // errNoMain is returned for a ko artifact whose context has no Go module.
