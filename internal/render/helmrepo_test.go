@@ -8,16 +8,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 
-	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/skiff-dev/skiff/internal/oci/ocitest"
 )
 
 // chartRepoServer is a chart repository (index.yaml and archives) behind
@@ -70,7 +69,7 @@ func newChartRepoServer(t *testing.T, tls bool, user, pass string) *chartRepoSer
 // digest overrides the real one.
 func (s *chartRepoServer) addChart(t *testing.T, name, version, url, digest string) []byte {
 	t.Helper()
-	data := packChart(t, testChart(t, t.TempDir(), name, version))
+	data := ocitest.HelmArchive(t, testChart(t, t.TempDir(), name, version))
 	sum := sha256.Sum256(data)
 	if digest == "" {
 		digest = hex.EncodeToString(sum[:])
@@ -123,23 +122,6 @@ func testChart(t *testing.T, dir, name, version string) string {
 	writeFile(t, filepath.Join(dir, "Chart.yaml"), fmt.Sprintf("apiVersion: v2\nname: %s\nversion: %s\n", name, version))
 	writeFile(t, filepath.Join(dir, "templates", "cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-"+name+"\ndata:\n  version: {{ .Chart.Version | quote }}\n")
 	return dir
-}
-
-func packChart(t *testing.T, dir string) []byte {
-	t.Helper()
-	ch, err := loader.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tgz, err := chartutil.Save(ch, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(tgz)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
 }
 
 // helmHome points helm's repositories.yaml and repository cache into a

@@ -2,7 +2,6 @@ package render
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,8 +11,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/registry"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -23,6 +20,7 @@ import (
 	"k8s.io/client-go/restmapper"
 
 	"github.com/skiff-dev/skiff/internal/artifact"
+	"github.com/skiff-dev/skiff/internal/oci/ocitest"
 	"github.com/skiff-dev/skiff/internal/testenv"
 )
 
@@ -30,18 +28,7 @@ import (
 // renders it as a remoteChart: by version, by constraint and latest.
 func TestRemoteOCIChart(t *testing.T) {
 	env := testenv.Require(t)
-	ch, err := loader.Load("testdata/charts/web")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tgz, err := chartutil.Save(ch, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(tgz)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := ocitest.HelmArchive(t, "testdata/charts/web")
 	client, err := registry.NewClient(registry.ClientOptPlainHTTP(), registry.ClientOptWriter(&strings.Builder{}))
 	if err != nil {
 		t.Fatal(err)

@@ -23,6 +23,20 @@ const (
 // registries (helm push): one chart layer, Helm's config media type.
 func HelmChart(t testing.TB, dir string) v1.Image {
 	t.Helper()
+	data := HelmArchive(t, dir)
+	img, err := mutate.Append(mutate.MediaType(empty.Image, types.OCIManifestSchema1), mutate.Addendum{
+		Layer: static.NewLayer(data, HelmChartMediaType),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mutate.ConfigMediaType(img, HelmConfigMediaType)
+}
+
+// HelmArchive packs the chart directory dir as `helm package` does: the
+// .tgz a chart repository serves.
+func HelmArchive(t testing.TB, dir string) []byte {
+	t.Helper()
 	ch, err := loader.Load(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -35,11 +49,5 @@ func HelmChart(t testing.TB, dir string) v1.Image {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := mutate.Append(mutate.MediaType(empty.Image, types.OCIManifestSchema1), mutate.Addendum{
-		Layer: static.NewLayer(data, HelmChartMediaType),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return mutate.ConfigMediaType(img, HelmConfigMediaType)
+	return data
 }
